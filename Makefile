@@ -1,0 +1,54 @@
+# The two commands of the README: `make run` and `make test`.
+# Both install what is missing (scripts/install-deps.sh) and build first.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+DATA       ?= $(CURDIR)/data
+LISTEN     ?= 127.0.0.1:9000
+CMAKE_ARGS ?=
+
+.PHONY: all deps configure build run test unit-test asan-test e2e-test check format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+
+configure: deps $(BUILD)/build.ninja
+
+build: configure
+	cmake --build $(BUILD)
+
+run: build
+	$(BUILD)/cleave dev --data $(DATA) --listen $(LISTEN)
+
+# Every test: static checks, unit tests, the sanitizer build of the unit
+# tests, the simulator's seeds and planted bugs, and the end-to-end suites.
+test: build check
+	ctest --test-dir $(BUILD) --output-on-failure --timeout 1200
+	$(MAKE) asan-test
+
+asan-test: deps
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCLEAVE_SANITIZE=ON -DCLEAVE_UNIT_TESTS_ONLY=ON
+	cmake --build $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  CLEAVE_SIM_SEEDS=200 ctest --test-dir $(ASAN_BUILD) --output-on-failure -L unit --timeout 1200
+
+unit-test: build
+	ctest --test-dir $(BUILD) --output-on-failure -L unit
+
+e2e-test: build
+	ctest --test-dir $(BUILD) --output-on-failure -L e2e
+
+# Layering and purity checks (dependencies point one way).
+check:
+	@scripts/check-deps.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,31 @@
+#pragma once
+// `cleave dev`: a one-node store (embedded engine, chunk store, S3 endpoint)
+// for a laptop or a test. Zero configuration: credentials come from
+// CLEAVE_ACCESS_KEY / CLEAVE_SECRET_KEY, or are generated once and kept in
+// DATA/credentials.
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace cleave::cli {
+
+struct DevOptions {
+    std::string data_dir = "./cleave-data";
+    std::string listen = "127.0.0.1:9000";
+    std::string engine = "rocksdb";
+    std::string redis_url;
+    bool allow_weak_durability = false;
+    std::string log_level = "info";
+    std::string region = "us-east-1";
+    std::vector<std::string> virtual_host_suffixes;
+    int64_t gc_grace_s = 3600;
+    int64_t gc_interval_s = 600;
+};
+
+void add_dev_options(CLI::App& cmd, DevOptions& options);
+
+// Runs until SIGTERM or SIGINT; returns the process exit code.
+int run_dev(const DevOptions& options);
+
+}  // namespace cleave::cli

@@ -1,0 +1,488 @@
+#include "service/local_object_service.h"
+
+#include <chrono>
+#include <unordered_set>
+
+#include "common/hash.h"
+#include "common/logging.h"
+#include "common/random.h"
+#include "meta/keyspace.h"
+#include "service/body_writer.h"
+#include "service/object_reader.h"
+#include "service/records.h"
+#include "shard/reads.h"
+
+namespace cleave::service {
+
+namespace {
+
+std::shared_ptr<spdlog::logger> log() {
+    static auto l = module_logger("service");
+    return l;
+}
+
+shard::Conditions to_record(const WriteConditions& c) {
+    shard::Conditions r;
+    r.set_if_none_match_star(c.if_none_match_star);
+    if (c.if_match_etag) {
+        r.set_has_if_match(true);
+        r.set_if_match_etag(*c.if_match_etag);
+    }
+    return r;
+}
+
+size_t user_metadata_bytes(const ObjectHeaders& h) {
+    size_t n = 0;
+    for (const auto& [k, v] : h.user_metadata) n += k.size() + v.size();
+    return n;
+}
+
+// Downcasts a writer handed back by the caller; it must be one of ours and
+// finished.
+Result<LocalBodyWriter*> own_writer(const std::unique_ptr<BodyWriter>& body) {
+    auto* w = dynamic_cast<LocalBodyWriter*>(body.get());
+    if (w == nullptr) return Status::invalid_argument("foreign body writer");
+    if (!w->finished()) return Status::invalid_argument("body not finished");
+    return w;
+}
+
+}  // namespace
+
+// ---- ChunkPins --------------------------------------------------------------
+
+void ChunkPins::pin(const std::string& id) {
+    std::lock_guard lock(mu_);
+    ++pins_[id];
+}
+
+void ChunkPins::unpin(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = pins_.find(id);
+    CLEAVE_ASSERT(it != pins_.end(), "unpin of an unpinned chunk");
+    if (--it->second == 0) pins_.erase(it);
+}
+
+bool ChunkPins::is_pinned(const std::string& id) const {
+    std::lock_guard lock(mu_);
+    return pins_.count(id) > 0;
+}
+
+std::vector<std::string> ChunkPins::snapshot() const {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> out;
+    out.reserve(pins_.size());
+    for (const auto& [id, n] : pins_) out.push_back(id);
+    return out;
+}
+
+// ---- LocalObjectService -----------------------------------------------------
+
+LocalObjectService::LocalObjectService(storage::Engine& engine, blob::ChunkStore& chunks,
+                                       shard::LocalReplica& replica, const Clock& clock,
+                                       LocalObjectServiceOptions options)
+    : engine_(engine), chunks_(chunks), replica_(replica), clock_(clock), options_(options) {
+    if (options_.gc_interval_ms > 0) gc_thread_ = std::thread([this] { gc_loop(); });
+}
+
+LocalObjectService::~LocalObjectService() {
+    {
+        std::lock_guard lock(gc_wait_mu_);
+        gc_stop_ = true;
+    }
+    gc_cv_.notify_all();
+    if (gc_thread_.joinable()) gc_thread_.join();
+}
+
+Result<shard::ApplyOutcome> LocalObjectService::propose(shard::Command command) {
+    command.set_time_ms(clock_.now_unix_ms());
+    return replica_.propose(std::move(command));
+}
+
+Status LocalObjectService::check_key(std::string_view key) const {
+    if (key.empty()) return Status::invalid_argument("empty object key");
+    if (key.size() > kMaxKeyBytes) {
+        return Status(Errc::too_large, fmt::format("key is {} bytes; the limit is {}", key.size(),
+                                                   kMaxKeyBytes));
+    }
+    return Status::ok();
+}
+
+Status LocalObjectService::ensure_dir_marker(std::string_view bucket, std::string_view key) {
+    std::string_view root = meta::root_of(key);
+    if (root.empty()) return Status::ok();
+    CLEAVE_ASSIGN_OR_RETURN(bool exists, shard::Reader(engine_).dir_marker_exists(bucket, root));
+    if (exists) return Status::ok();
+    shard::Command c;
+    auto* m = c.mutable_ensure_dir_marker();
+    m->set_bucket(std::string(bucket));
+    m->set_root(std::string(root));
+    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose(std::move(c)));
+    return outcome.status;
+}
+
+// ---- buckets ----
+
+Status LocalObjectService::create_bucket(std::string_view bucket) {
+    shard::Command c;
+    c.mutable_create_bucket()->set_bucket(std::string(bucket));
+    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose(std::move(c)));
+    return outcome.status;
+}
+
+Status LocalObjectService::delete_bucket(std::string_view bucket) {
+    shard::Command c;
+    c.mutable_delete_bucket()->set_bucket(std::string(bucket));
+    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose(std::move(c)));
+    return outcome.status;
+}
+
+Result<BucketInfo> LocalObjectService::head_bucket(std::string_view bucket) {
+    CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(engine_).bucket(bucket));
+    if (!rec) return Status(Errc::no_such_bucket, std::string(bucket));
+    return BucketInfo{rec->name(), rec->created_ms()};
+}
+
+Result<std::vector<BucketInfo>> LocalObjectService::list_buckets() {
+    CLEAVE_ASSIGN_OR_RETURN(auto recs, shard::Reader(engine_).buckets());
+    std::vector<BucketInfo> out;
+    for (const auto& r : recs) out.push_back({r.name(), r.created_ms()});
+    return out;
+}
+
+// ---- objects ----
+
+Result<std::unique_ptr<BodyWriter>> LocalObjectService::begin_put(std::string_view bucket,
+                                                                  std::string_view key) {
+    CLEAVE_RETURN_IF_ERROR(check_key(key));
+    CLEAVE_RETURN_IF_ERROR(head_bucket(bucket).status());
+    return std::unique_ptr<BodyWriter>(std::make_unique<LocalBodyWriter>(
+        chunks_, pins_, options_.chunk_size_bytes, options_.inline_limit_bytes, kMaxPutBytes));
+}
+
+Result<ObjectInfo> LocalObjectService::commit_put(std::unique_ptr<BodyWriter> body,
+                                                  std::string_view bucket, std::string_view key,
+                                                  const ObjectHeaders& headers,
+                                                  const WriteConditions& conditions) {
+    CLEAVE_RETURN_IF_ERROR(check_key(key));
+    CLEAVE_ASSIGN_OR_RETURN(LocalBodyWriter * w, own_writer(body));
+    if (user_metadata_bytes(headers) > kMaxUserMetadataBytes) {
+        return Status(Errc::too_large, "user metadata exceeds 2 KB");
+    }
+    CLEAVE_RETURN_IF_ERROR(ensure_dir_marker(bucket, key));
+    shard::Command c;
+    auto* put = c.mutable_put_object();
+    put->set_bucket(std::string(bucket));
+    put->set_key(std::string(key));
+    auto* rec = put->mutable_record();
+    rec->set_etag(to_hex(w->digest().md5));
+    rec->set_last_modified_ms(clock_.now_unix_ms());
+    *rec->mutable_headers() = to_record(headers);
+    *rec->mutable_body() = w->body();
+    *put->mutable_conditions() = to_record(conditions);
+    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose(std::move(c)));
+    CLEAVE_RETURN_IF_ERROR(outcome.status);
+    return object_info(key, outcome.object);
+}
+
+Result<ObjectInfo> LocalObjectService::head_object(std::string_view bucket, std::string_view key) {
+    CLEAVE_RETURN_IF_ERROR(check_key(key));
+    CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(engine_).object(bucket, key));
+    if (!rec) {
+        CLEAVE_RETURN_IF_ERROR(head_bucket(bucket).status());
+        return Status(Errc::no_such_key, std::string(key));
+    }
+    return object_info(key, *rec);
+}
+
+Result<std::unique_ptr<ObjectReader>> LocalObjectService::get_object(
+    std::string_view bucket, std::string_view key, std::optional<ByteRange> range) {
+    CLEAVE_RETURN_IF_ERROR(check_key(key));
+    CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(engine_).object(bucket, key));
+    if (!rec) {
+        CLEAVE_RETURN_IF_ERROR(head_bucket(bucket).status());
+        return Status(Errc::no_such_key, std::string(key));
+    }
+    uint64_t size = rec->body().size();
+    uint64_t offset = 0, length = size;
+    if (range) {
+        if (range->first > range->last || range->last >= size) {
+            return Status(Errc::invalid_range, fmt::format("range {}-{} of an object of {} bytes",
+                                                           range->first, range->last, size));
+        }
+        offset = range->first;
+        length = range->last - range->first + 1;
+    }
+    return std::unique_ptr<ObjectReader>(std::make_unique<LocalObjectReader>(
+        chunks_, pins_, object_info(key, *rec), rec->body(), offset, length));
+}
+
+Status LocalObjectService::delete_object(std::string_view bucket, std::string_view key) {
+    CLEAVE_RETURN_IF_ERROR(check_key(key));
+    shard::Command c;
+    auto* d = c.mutable_delete_object();
+    d->set_bucket(std::string(bucket));
+    d->set_key(std::string(key));
+    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose(std::move(c)));
+    return outcome.status;
+}
+
+Result<ObjectInfo> LocalObjectService::copy_object(std::string_view src_bucket,
+                                                   std::string_view src_key,
+                                                   std::string_view dst_bucket,
+                                                   std::string_view dst_key,
+                                                   const std::optional<ObjectHeaders>& headers,
+                                                   const WriteConditions& conditions) {
+    CLEAVE_RETURN_IF_ERROR(check_key(src_key));
+    CLEAVE_RETURN_IF_ERROR(check_key(dst_key));
+    CLEAVE_RETURN_IF_ERROR(head_bucket(dst_bucket).status());
+    if (headers && user_metadata_bytes(*headers) > kMaxUserMetadataBytes) {
+        return Status(Errc::too_large, "user metadata exceeds 2 KB");
+    }
+    // Read the source, pin its chunks, then read it again: if it is unchanged,
+    // its chunks were referenced while pinned, so GC can't have taken them.
+    shard::ObjectRecord src;
+    std::vector<std::string> pinned;
+    for (int attempt = 0;; ++attempt) {
+        CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(engine_).object(src_bucket, src_key));
+        if (!rec) {
+            CLEAVE_RETURN_IF_ERROR(head_bucket(src_bucket).status());
+            return Status(Errc::no_such_key, std::string(src_key));
+        }
+        for (const auto& c : rec->body().chunks()) {
+            pins_.pin(c.id());
+            pinned.push_back(c.id());
+        }
+        CLEAVE_ASSIGN_OR_RETURN(auto again, shard::Reader(engine_).object(src_bucket, src_key));
+        if (again && again->SerializeAsString() == rec->SerializeAsString()) {
+            src = std::move(*rec);
+            break;
+        }
+        for (const auto& id : pinned) pins_.unpin(id);
+        pinned.clear();
+        if (attempt == 3) return Status::unavailable("source object keeps changing; retry");
+    }
+    struct Unpin {
+        ChunkPins& pins;
+        std::vector<std::string>& ids;
+        ~Unpin() {
+            for (const auto& id : ids) pins.unpin(id);
+        }
+    } unpin{pins_, pinned};
+
+    CLEAVE_RETURN_IF_ERROR(ensure_dir_marker(dst_bucket, dst_key));
+    shard::Command c;
+    auto* put = c.mutable_put_object();
+    put->set_bucket(std::string(dst_bucket));
+    put->set_key(std::string(dst_key));
+    auto* rec = put->mutable_record();
+    *rec = src;
+    rec->set_last_modified_ms(clock_.now_unix_ms());
+    if (headers) *rec->mutable_headers() = to_record(*headers);
+    *put->mutable_conditions() = to_record(conditions);
+    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose(std::move(c)));
+    CLEAVE_RETURN_IF_ERROR(outcome.status);
+    return object_info(dst_key, outcome.object);
+}
+
+Result<ListResult> LocalObjectService::list_objects(std::string_view bucket,
+                                                    const ListQuery& query) {
+    auto snap = engine_.snapshot();
+    shard::Reader reader(engine_, snap.get());
+    CLEAVE_ASSIGN_OR_RETURN(auto b, reader.bucket(bucket));
+    if (!b) return Status(Errc::no_such_bucket, std::string(bucket));
+    CLEAVE_ASSIGN_OR_RETURN(auto page, reader.list_objects(bucket, query.prefix, query.delimiter,
+                                                           query.start_after, query.max_keys));
+    ListResult out;
+    for (auto& o : page.objects) out.objects.push_back(object_info(o.key, o.record));
+    out.common_prefixes = std::move(page.common_prefixes);
+    out.is_truncated = page.is_truncated;
+    out.next_start_after = std::move(page.next_start_after);
+    return out;
+}
+
+// ---- multipart ----
+
+Result<std::string> LocalObjectService::create_multipart(std::string_view bucket,
+                                                         std::string_view key,
+                                                         const ObjectHeaders& headers) {
+    CLEAVE_RETURN_IF_ERROR(check_key(key));
+    if (user_metadata_bytes(headers) > kMaxUserMetadataBytes) {
+        return Status(Errc::too_large, "user metadata exceeds 2 KB");
+    }
+    std::string upload_id = to_hex(os_random_bytes(shard::kUploadIdLength / 2));
+    shard::Command c;
+    auto* cu = c.mutable_create_upload();
+    cu->set_bucket(std::string(bucket));
+    cu->set_key(std::string(key));
+    cu->mutable_record()->set_upload_id(upload_id);
+    cu->mutable_record()->set_initiated_ms(clock_.now_unix_ms());
+    *cu->mutable_record()->mutable_headers() = to_record(headers);
+    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose(std::move(c)));
+    CLEAVE_RETURN_IF_ERROR(outcome.status);
+    return upload_id;
+}
+
+Result<std::unique_ptr<BodyWriter>> LocalObjectService::begin_part(std::string_view bucket,
+                                                                   std::string_view key,
+                                                                   std::string_view upload_id,
+                                                                   uint32_t part_number) {
+    CLEAVE_RETURN_IF_ERROR(check_key(key));
+    if (part_number < 1 || part_number > kMaxPartNumber) {
+        return Status::invalid_argument(
+            fmt::format("part number {} is not in 1..{}", part_number, kMaxPartNumber));
+    }
+    CLEAVE_ASSIGN_OR_RETURN(auto up, shard::Reader(engine_).upload(bucket, key, upload_id));
+    if (!up) {
+        CLEAVE_RETURN_IF_ERROR(head_bucket(bucket).status());
+        return Status(Errc::no_such_upload, std::string(upload_id));
+    }
+    return std::unique_ptr<BodyWriter>(std::make_unique<LocalBodyWriter>(
+        chunks_, pins_, options_.chunk_size_bytes, 0, kMaxPartBytes));
+}
+
+Result<PartInfo> LocalObjectService::commit_part(std::unique_ptr<BodyWriter> body,
+                                                 std::string_view bucket, std::string_view key,
+                                                 std::string_view upload_id,
+                                                 uint32_t part_number) {
+    CLEAVE_ASSIGN_OR_RETURN(LocalBodyWriter * w, own_writer(body));
+    shard::Command c;
+    auto* pp = c.mutable_put_part();
+    pp->set_bucket(std::string(bucket));
+    pp->set_key(std::string(key));
+    pp->set_upload_id(std::string(upload_id));
+    auto* rec = pp->mutable_record();
+    rec->set_part_number(part_number);
+    rec->set_etag(to_hex(w->digest().md5));
+    rec->set_last_modified_ms(clock_.now_unix_ms());
+    *rec->mutable_body() = w->body();
+    PartInfo info{part_number, w->body().size(), rec->etag(), rec->last_modified_ms()};
+    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose(std::move(c)));
+    CLEAVE_RETURN_IF_ERROR(outcome.status);
+    return info;
+}
+
+Result<ObjectInfo> LocalObjectService::complete_multipart(std::string_view bucket,
+                                                          std::string_view key,
+                                                          std::string_view upload_id,
+                                                          const std::vector<CompletedPart>& parts,
+                                                          const WriteConditions& conditions) {
+    CLEAVE_RETURN_IF_ERROR(check_key(key));
+    if (parts.size() > kMaxPartNumber) return Status::invalid_argument("too many parts");
+    CLEAVE_RETURN_IF_ERROR(ensure_dir_marker(bucket, key));
+    shard::Command c;
+    auto* cu = c.mutable_complete_upload();
+    cu->set_bucket(std::string(bucket));
+    cu->set_key(std::string(key));
+    cu->set_upload_id(std::string(upload_id));
+    cu->set_min_part_size(kMinPartBytes);
+    for (const auto& p : parts) {
+        auto* cp = cu->add_parts();
+        cp->set_part_number(p.part_number);
+        cp->set_etag(p.etag);
+    }
+    *cu->mutable_conditions() = to_record(conditions);
+    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose(std::move(c)));
+    CLEAVE_RETURN_IF_ERROR(outcome.status);
+    return object_info(key, outcome.object);
+}
+
+Status LocalObjectService::abort_multipart(std::string_view bucket, std::string_view key,
+                                           std::string_view upload_id) {
+    shard::Command c;
+    auto* a = c.mutable_abort_upload();
+    a->set_bucket(std::string(bucket));
+    a->set_key(std::string(key));
+    a->set_upload_id(std::string(upload_id));
+    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose(std::move(c)));
+    return outcome.status;
+}
+
+Result<ListPartsResult> LocalObjectService::list_parts(std::string_view bucket,
+                                                       std::string_view key,
+                                                       std::string_view upload_id,
+                                                       uint32_t part_number_marker,
+                                                       uint32_t max_parts) {
+    auto snap = engine_.snapshot();
+    shard::Reader reader(engine_, snap.get());
+    CLEAVE_ASSIGN_OR_RETURN(auto up, reader.upload(bucket, key, upload_id));
+    if (!up) {
+        CLEAVE_RETURN_IF_ERROR(head_bucket(bucket).status());
+        return Status(Errc::no_such_upload, std::string(upload_id));
+    }
+    CLEAVE_ASSIGN_OR_RETURN(auto parts,
+                            reader.parts(bucket, key, upload_id, part_number_marker, max_parts + 1));
+    ListPartsResult out;
+    for (const auto& p : parts) {
+        if (out.parts.size() == max_parts) {
+            out.is_truncated = true;
+            break;
+        }
+        out.parts.push_back({p.part_number(), p.body().size(), p.etag(), p.last_modified_ms()});
+    }
+    if (!out.parts.empty()) out.next_part_number_marker = out.parts.back().part_number;
+    return out;
+}
+
+Result<ListUploadsResult> LocalObjectService::list_uploads(std::string_view bucket,
+                                                           std::string_view prefix,
+                                                           std::string_view delimiter,
+                                                           std::string_view key_marker,
+                                                           std::string_view upload_id_marker,
+                                                           uint32_t max_uploads) {
+    auto snap = engine_.snapshot();
+    shard::Reader reader(engine_, snap.get());
+    CLEAVE_ASSIGN_OR_RETURN(auto b, reader.bucket(bucket));
+    if (!b) return Status(Errc::no_such_bucket, std::string(bucket));
+    CLEAVE_ASSIGN_OR_RETURN(auto page, reader.list_uploads(bucket, prefix, delimiter, key_marker,
+                                                           upload_id_marker, max_uploads));
+    ListUploadsResult out;
+    for (const auto& u : page.uploads) {
+        out.uploads.push_back({u.key, u.record.upload_id(), u.record.initiated_ms()});
+    }
+    out.common_prefixes = std::move(page.common_prefixes);
+    out.is_truncated = page.is_truncated;
+    out.next_key_marker = std::move(page.next_key_marker);
+    out.next_upload_id_marker = std::move(page.next_upload_id_marker);
+    return out;
+}
+
+// ---- garbage collection ----
+
+Result<GcStats> LocalObjectService::collect_garbage() {
+    std::lock_guard gc_lock(gc_mu_);
+    // Mark: referenced chunks in a snapshot of the metadata, then the pins
+    // taken after it (a chunk pinned before the snapshot and committed is in
+    // the snapshot; one pinned after it is in the pin set).
+    auto snap = engine_.snapshot();
+    std::unordered_set<std::string> live;
+    CLEAVE_RETURN_IF_ERROR(shard::Reader(engine_, snap.get()).for_each_chunk_ref(
+        [&](const std::string& id) { live.insert(id); }));
+    for (auto& id : pins_.snapshot()) live.insert(std::move(id));
+    GcStats stats;
+    stats.referenced = live.size();
+    // Sweep: unreferenced and older than the grace period (writes in flight
+    // whose chunks are not pinned yet are younger than that).
+    CLEAVE_ASSIGN_OR_RETURN(
+        auto swept,
+        chunks_.collect_garbage(
+            [&](const blob::ChunkId& id) { return live.count(blob::chunk_id_bytes(id)) > 0; },
+            options_.gc_grace_ms, clock_.now_unix_ms()));
+    stats.removed = swept.chunks_removed;
+    if (stats.removed) log()->info("gc: removed {} unreferenced chunks", stats.removed);
+    return stats;
+}
+
+void LocalObjectService::gc_loop() {
+    std::unique_lock lock(gc_wait_mu_);
+    while (!gc_stop_) {
+        gc_cv_.wait_for(lock, std::chrono::milliseconds(options_.gc_interval_ms),
+                        [&] { return gc_stop_; });
+        if (gc_stop_) break;
+        lock.unlock();
+        auto r = collect_garbage();
+        if (!r.is_ok()) log()->warn("gc failed: {}", r.status().to_string());
+        lock.lock();
+    }
+}
+
+}  // namespace cleave::service

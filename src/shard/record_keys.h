@@ -1,0 +1,102 @@
+#pragma once
+// Where a shard's records live in the node's engine. One engine holds every
+// shard of a node (and later the Raft logs), so each record family has a
+// one-byte prefix; within a family, records are ordered by placement key (pk),
+// so a shard's range [start, end) of pk is one range per family and a split
+// cuts each family at the same pk.
+//
+//   'b' bucket                         -> BucketRecord        (meta shard)
+//   'o' pk                             -> ObjectRecord
+//   'r' marker pk                      -> DirMarker           (directory index)
+//   'u' pk 0x00 upload_id              -> UploadRecord
+//   'p' pk 0x00 upload_id 0x00 be32(n) -> PartRecord
+//   's' name                           -> shard state (applied index, ...)
+//   'l' be64(index)                    -> logged Command      (command_log.h)
+//
+// Keys inside 'u' and 'p' put 0x00 after the pk; a pk never ends a key early
+// because object keys and upload ids are compared as a whole pk first.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cleave::shard::keys {
+
+inline constexpr char kBucket = 'b';
+inline constexpr char kObject = 'o';
+inline constexpr char kMarker = 'r';
+inline constexpr char kUpload = 'u';
+inline constexpr char kPart = 'p';
+inline constexpr char kState = 's';
+inline constexpr char kLog = 'l';
+
+inline std::string with_family(char family, std::string_view rest) {
+    std::string out;
+    out.reserve(rest.size() + 1);
+    out.push_back(family);
+    out.append(rest);
+    return out;
+}
+
+inline std::string be64(uint64_t v) {
+    std::string out(8, '\0');
+    for (int i = 7; i >= 0; --i) {
+        out[static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
+        v >>= 8;
+    }
+    return out;
+}
+
+inline uint64_t parse_be64(std::string_view s) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8 && i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+    return v;
+}
+
+inline uint32_t parse_be32(std::string_view s) {
+    uint32_t v = 0;
+    for (size_t i = 0; i < 4 && i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+    return v;
+}
+
+inline std::string be32(uint32_t v) {
+    std::string out(4, '\0');
+    for (int i = 3; i >= 0; --i) {
+        out[static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
+        v >>= 8;
+    }
+    return out;
+}
+
+inline std::string bucket(std::string_view name) { return with_family(kBucket, name); }
+
+inline std::string upload(std::string_view pk, std::string_view upload_id) {
+    std::string out = with_family(kUpload, pk);
+    out.push_back('\0');
+    out.append(upload_id);
+    return out;
+}
+
+inline std::string part(std::string_view pk, std::string_view upload_id, uint32_t n) {
+    std::string out = with_family(kPart, pk);
+    out.push_back('\0');
+    out.append(upload_id);
+    out.push_back('\0');
+    out.append(be32(n));
+    return out;
+}
+
+// All parts of one upload: [part(pk,id,0), part(pk,id,0) with 0xff...) — the
+// common prefix is pk 0x00 upload_id 0x00.
+inline std::string parts_prefix(std::string_view pk, std::string_view upload_id) {
+    std::string out = with_family(kPart, pk);
+    out.push_back('\0');
+    out.append(upload_id);
+    out.push_back('\0');
+    return out;
+}
+
+inline std::string state(std::string_view name) { return with_family(kState, name); }
+inline std::string log_entry(uint64_t index) { return with_family(kLog, be64(index)); }
+
+}  // namespace cleave::shard::keys

@@ -1,0 +1,262 @@
+#include "shard/state_machine.h"
+
+#include <map>
+#include <vector>
+
+#include "common/hash.h"
+#include "meta/keyspace.h"
+#include "shard/reads.h"
+#include "shard/record_keys.h"
+
+namespace cleave::shard {
+
+namespace {
+
+const std::string& applied_index_key() {
+    static const std::string k = keys::state("applied_index");
+    return k;
+}
+
+ApplyOutcome fail(Errc code, std::string message) { return {Status(code, std::move(message)), {}}; }
+ApplyOutcome ok() { return {Status::ok(), {}}; }
+
+// The S3 multipart ETag: MD5 of the concatenated binary MD5s of the parts,
+// then "-<number of parts>".
+std::string multipart_etag(const std::vector<std::string>& part_etags_hex) {
+    Hasher h(Hasher::Kind::md5);
+    for (const auto& e : part_etags_hex) {
+        std::string raw;
+        if (from_hex(e, &raw)) h.update(raw);
+    }
+    return fmt::format("{}-{}", to_hex(h.finish()), part_etags_hex.size());
+}
+
+}  // namespace
+
+Result<uint64_t> StateMachine::load_applied_index() {
+    auto raw = engine_.get(applied_index_key());
+    if (!raw.is_ok()) return raw.status();
+    applied_index_ = raw->has_value() ? keys::parse_be64(**raw) : 0;
+    return applied_index_;
+}
+
+Status StateMachine::bucket_exists(const std::string& bucket) {
+    auto rec = Reader(engine_).bucket(bucket);
+    if (!rec.is_ok()) {
+        if (read_error_.is_ok()) read_error_ = rec.status();
+        return rec.status();
+    }
+    if (!rec->has_value()) return Status(Errc::no_such_bucket, bucket);
+    return Status::ok();
+}
+
+Status StateMachine::check_conditions(const std::string& pk, const Conditions& conditions) {
+    if (!conditions.if_none_match_star() && !conditions.has_if_match()) return Status::ok();
+    auto raw = engine_.get(keys::with_family(keys::kObject, pk));
+    if (!raw.is_ok()) {
+        if (read_error_.is_ok()) read_error_ = raw.status();
+        return raw.status();
+    }
+    if (conditions.if_none_match_star() && raw->has_value()) {
+        return Status::precondition_failed("If-None-Match: * and the object exists");
+    }
+    if (conditions.has_if_match()) {
+        if (!raw->has_value()) return Status(Errc::no_such_key, "If-Match on an absent object");
+        ObjectRecord current;
+        if (!current.ParseFromString(**raw)) return Status::corruption("unparsable object record");
+        if (current.etag() != conditions.if_match_etag()) {
+            return Status::precondition_failed("If-Match does not match the current ETag");
+        }
+    }
+    return Status::ok();
+}
+
+Result<ApplyOutcome> StateMachine::apply(uint64_t index, const Command& command) {
+    CLEAVE_ASSERT(index == applied_index_ + 1, "apply out of order: index {} after {}", index,
+                  applied_index_);
+    storage::WriteBatch batch;
+    read_error_ = Status::ok();
+    ApplyOutcome outcome;
+    switch (command.op_case()) {
+        case Command::kCreateBucket: outcome = apply_create_bucket(command, batch); break;
+        case Command::kDeleteBucket: outcome = apply_delete_bucket(command.delete_bucket(), batch); break;
+        case Command::kPutObject: outcome = apply_put_object(command.put_object(), batch); break;
+        case Command::kDeleteObject: outcome = apply_delete_object(command.delete_object(), batch); break;
+        case Command::kEnsureDirMarker: outcome = apply_ensure_dir_marker(command, batch); break;
+        case Command::kCreateUpload: outcome = apply_create_upload(command.create_upload(), batch); break;
+        case Command::kPutPart: outcome = apply_put_part(command.put_part(), batch); break;
+        case Command::kCompleteUpload: outcome = apply_complete_upload(command, batch); break;
+        case Command::kAbortUpload: outcome = apply_abort_upload(command.abort_upload(), batch); break;
+        case Command::OP_NOT_SET: outcome = fail(Errc::invalid_argument, "empty command"); break;
+    }
+    // An engine read failure means we could not decide the outcome: stop.
+    if (!read_error_.is_ok()) return read_error_;
+    if (!outcome.status.is_ok()) batch.clear();
+    batch.put(applied_index_key(), keys::be64(index));
+    // Not synced: the command log is durable, and a replay from the last
+    // durable applied index reproduces anything lost here.
+    CLEAVE_RETURN_IF_ERROR(engine_.write(batch, storage::WriteOptions{.sync = false}));
+    applied_index_ = index;
+    return outcome;
+}
+
+ApplyOutcome StateMachine::apply_create_bucket(const Command& c, storage::WriteBatch& b) {
+    const std::string& name = c.create_bucket().bucket();
+    Status s = bucket_exists(name);
+    if (s.is_ok()) return fail(Errc::already_exists, name);
+    if (s.code() != Errc::no_such_bucket) return {s, {}};
+    BucketRecord rec;
+    rec.set_name(name);
+    rec.set_created_ms(c.time_ms());
+    b.put(keys::bucket(name), rec.SerializeAsString());
+    return ok();
+}
+
+ApplyOutcome StateMachine::apply_delete_bucket(const DeleteBucket& c, storage::WriteBatch& b) {
+    Status s = bucket_exists(c.bucket());
+    if (!s.is_ok()) return {s, {}};
+    auto empty = Reader(engine_).bucket_is_empty(c.bucket());
+    if (!empty.is_ok()) {
+        read_error_ = empty.status();
+        return {empty.status(), {}};
+    }
+    if (!*empty) return fail(Errc::not_empty, c.bucket());
+    b.del(keys::bucket(c.bucket()));
+    // Markers of directories that became empty go with the bucket.
+    b.delete_range(keys::with_family(keys::kMarker, meta::dir_markers_begin(c.bucket())),
+                   keys::with_family(keys::kMarker, meta::dir_markers_end(c.bucket())));
+    return ok();
+}
+
+ApplyOutcome StateMachine::apply_put_object(const PutObject& c, storage::WriteBatch& b) {
+    Status s = bucket_exists(c.bucket());
+    if (!s.is_ok()) return {s, {}};
+    std::string pk = meta::placement_key(c.bucket(), c.key());
+    s = check_conditions(pk, c.conditions());
+    if (!s.is_ok()) return {s, {}};
+    b.put(keys::with_family(keys::kObject, pk), c.record().SerializeAsString());
+    return {Status::ok(), c.record()};
+}
+
+ApplyOutcome StateMachine::apply_delete_object(const DeleteObject& c, storage::WriteBatch& b) {
+    Status s = bucket_exists(c.bucket());
+    if (!s.is_ok()) return {s, {}};
+    b.del(keys::with_family(keys::kObject, meta::placement_key(c.bucket(), c.key())));
+    return ok();
+}
+
+ApplyOutcome StateMachine::apply_ensure_dir_marker(const Command& c, storage::WriteBatch& b) {
+    const EnsureDirMarker& m = c.ensure_dir_marker();
+    Status s = bucket_exists(m.bucket());
+    if (!s.is_ok()) return {s, {}};
+    if (m.root().empty() || meta::root_of(m.root()) != m.root()) {
+        return fail(Errc::invalid_argument, "a directory marker needs a root ending in '/'");
+    }
+    std::string key = keys::with_family(keys::kMarker, meta::dir_marker_key(m.bucket(), m.root()));
+    DirMarker marker;
+    marker.set_created_ms(c.time_ms());
+    b.put(key, marker.SerializeAsString());
+    return ok();
+}
+
+ApplyOutcome StateMachine::apply_create_upload(const CreateUpload& c, storage::WriteBatch& b) {
+    Status s = bucket_exists(c.bucket());
+    if (!s.is_ok()) return {s, {}};
+    if (c.record().upload_id().size() != kUploadIdLength) {
+        return fail(Errc::invalid_argument, "malformed upload id");
+    }
+    b.put(keys::upload(meta::placement_key(c.bucket(), c.key()), c.record().upload_id()),
+          c.record().SerializeAsString());
+    return ok();
+}
+
+ApplyOutcome StateMachine::apply_put_part(const PutPart& c, storage::WriteBatch& b) {
+    std::string pk = meta::placement_key(c.bucket(), c.key());
+    auto up = engine_.get(keys::upload(pk, c.upload_id()));
+    if (!up.is_ok()) {
+        read_error_ = up.status();
+        return {up.status(), {}};
+    }
+    if (!up->has_value()) return fail(Errc::no_such_upload, c.upload_id());
+    b.put(keys::part(pk, c.upload_id(), c.record().part_number()), c.record().SerializeAsString());
+    return ok();
+}
+
+ApplyOutcome StateMachine::apply_complete_upload(const Command& cmd, storage::WriteBatch& b) {
+    const CompleteUpload& c = cmd.complete_upload();
+    std::string pk = meta::placement_key(c.bucket(), c.key());
+    Reader reader(engine_);
+    auto up = reader.upload(c.bucket(), c.key(), c.upload_id());
+    if (!up.is_ok()) {
+        read_error_ = up.status();
+        return {up.status(), {}};
+    }
+    if (!up->has_value()) return fail(Errc::no_such_upload, c.upload_id());
+    if (c.parts_size() == 0) return fail(Errc::invalid_argument, "no parts to complete");
+    auto stored = reader.parts(c.bucket(), c.key(), c.upload_id(), 0, 10001);
+    if (!stored.is_ok()) {
+        read_error_ = stored.status();
+        return {stored.status(), {}};
+    }
+    std::map<uint32_t, const PartRecord*> by_number;
+    for (const auto& p : *stored) by_number[p.part_number()] = &p;
+
+    ObjectRecord record;
+    Body* body = record.mutable_body();
+    std::vector<std::string> etags;
+    uint32_t previous = 0;
+    for (int i = 0; i < c.parts_size(); ++i) {
+        const auto& want = c.parts(i);
+        if (want.part_number() <= previous) {
+            return fail(Errc::invalid_part_order, "parts must be listed in ascending order");
+        }
+        previous = want.part_number();
+        auto it = by_number.find(want.part_number());
+        if (it == by_number.end() || it->second->etag() != want.etag()) {
+            return fail(Errc::invalid_part,
+                        fmt::format("part {} was not uploaded or its ETag differs",
+                                    want.part_number()));
+        }
+        const PartRecord& part = *it->second;
+        bool last = i + 1 == c.parts_size();
+        if (!last && part.body().size() < c.min_part_size()) {
+            return fail(Errc::entity_too_small,
+                        fmt::format("part {} is {} bytes, below the minimum of {}",
+                                    part.part_number(), part.body().size(), c.min_part_size()));
+        }
+        for (const auto& chunk : part.body().chunks()) *body->add_chunks() = chunk;
+        body->set_size(body->size() + part.body().size());
+        etags.push_back(part.etag());
+    }
+    Status s = check_conditions(pk, c.conditions());
+    if (!s.is_ok()) return {s, {}};
+    record.set_etag(multipart_etag(etags));
+    record.set_last_modified_ms(cmd.time_ms());
+    *record.mutable_headers() = (*up)->headers();
+    record.set_parts_count(static_cast<uint32_t>(etags.size()));
+    b.put(keys::with_family(keys::kObject, pk), record.SerializeAsString());
+    b.del(keys::upload(pk, c.upload_id()));
+    for (const auto& p : *stored) b.del(keys::part(pk, c.upload_id(), p.part_number()));
+    return {Status::ok(), std::move(record)};
+}
+
+ApplyOutcome StateMachine::apply_abort_upload(const AbortUpload& c, storage::WriteBatch& b) {
+    std::string pk = meta::placement_key(c.bucket(), c.key());
+    Reader reader(engine_);
+    auto up = reader.upload(c.bucket(), c.key(), c.upload_id());
+    if (!up.is_ok()) {
+        read_error_ = up.status();
+        return {up.status(), {}};
+    }
+    if (!up->has_value()) return fail(Errc::no_such_upload, c.upload_id());
+    auto stored = reader.parts(c.bucket(), c.key(), c.upload_id(), 0, 10001);
+    if (!stored.is_ok()) {
+        read_error_ = stored.status();
+        return {stored.status(), {}};
+    }
+    b.del(keys::upload(pk, c.upload_id()));
+    for (const auto& p : *stored) b.del(keys::part(pk, c.upload_id(), p.part_number()));
+    return ok();
+}
+
+}  // namespace cleave::shard

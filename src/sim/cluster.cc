@@ -1,0 +1,261 @@
+#include "sim/cluster.h"
+
+#include <fmt/format.h>
+
+#include "common/assert.h"
+#include "sim/format.h"
+
+namespace cleave::sim {
+
+Cluster::Cluster(ClusterOptions options)
+    : options_(std::move(options)), rng_(options_.seed), network_(rng_) {
+    for (NodeId id : options_.voters) options_.nodes.insert(id);
+    for (NodeId id : options_.nodes) {
+        SimNode& n = nodes_[id];
+        n.id = id;
+        n.options = options_.raft;
+        n.options.id = id;
+        if (options_.voters.count(id)) {
+            // Bootstrap (fsm.h): an empty snapshot at index 0 that carries
+            // the initial configuration.
+            auto snap = std::make_shared<raft::Snapshot>();
+            snap->meta.config.voters = options_.voters;
+            snap->data = Register{}.serialize();
+            n.storage.compact(snap);
+        }
+        restart(id);
+    }
+}
+
+void Cluster::set_trace(std::string* out) { trace_ = out; }
+
+void Cluster::trace(const std::string& line) {
+    if (!trace_) return;
+    trace_->append(line);
+    trace_->push_back('\n');
+}
+
+SimNode& Cluster::node(NodeId id) {
+    auto it = nodes_.find(id);
+    CLEAVE_ASSERT(it != nodes_.end(), "no node {}", id);
+    return it->second;
+}
+
+bool Cluster::alive(NodeId id) const {
+    auto it = nodes_.find(id);
+    return it != nodes_.end() && it->second.alive;
+}
+
+void Cluster::tick(NodeId id) {
+    SimNode& n = node(id);
+    if (!n.alive) return;
+    n.fsm->tick();
+    process(n);
+}
+
+void Cluster::tick_all() {
+    for (auto& [id, n] : nodes_) tick(id);
+}
+
+bool Cluster::deliver_one() {
+    auto m = network_.take(now_, options_.reorder);
+    if (!m) return false;
+    auto it = nodes_.find(m->to);
+    if (it == nodes_.end() || !it->second.alive) {
+        if (trace_) trace("lost " + format_message(*m));
+        return true;
+    }
+    if (trace_) trace(format_message(*m));
+    it->second.fsm->step(std::move(*m));
+    process(it->second);
+    return true;
+}
+
+size_t Cluster::deliver_all(size_t max) {
+    size_t n = 0;
+    while (n < max && deliver_one()) ++n;
+    return n;
+}
+
+void Cluster::crash(NodeId id) {
+    SimNode& n = node(id);
+    if (n.alive) crash_node(n, false);
+}
+
+void Cluster::crash_node(SimNode& n, bool torn) {
+    trace(fmt::format("{} crashed{}", n.id, torn ? " before sync (unsynced tail lost or torn)" : ""));
+    n.storage.crash(rng_);
+    n.alive = false;
+    n.fsm.reset();
+    n.pending_writes.clear();  // their outcome is now unknown to the client
+    n.pending_reads.clear();
+}
+
+void Cluster::restart(NodeId id) {
+    SimNode& n = node(id);
+    if (n.alive) return;
+    ++n.incarnation;
+    n.rng = std::make_unique<Random>(options_.seed * 1000003 + id.value() * 7919 + n.incarnation);
+    raft::PersistentState state = n.storage.load();
+    n.sm = Register{};
+    if (state.snapshot) n.sm.restore(state.snapshot->data);
+    n.fsm = std::make_unique<raft::Fsm>(n.options, *n.rng, std::move(state));
+    n.alive = true;
+    n.last_seen_commit = Index{};
+    n.last_role = n.fsm->role();
+    n.last_term = n.fsm->term();
+    if (n.incarnation > 1) trace(fmt::format("{} restarted: {}", id, format_status(*n.fsm)));
+    process(n);
+}
+
+void Cluster::process(SimNode& n) {
+    while (n.alive && n.fsm->has_ready()) {
+        raft::Ready r = n.fsm->get_ready();
+        n.storage.write(r);
+        if (options_.crash_in_ready_per_mille &&
+            rng_.chance(options_.crash_in_ready_per_mille, 1000)) {
+            crash_node(n, true);
+            return;
+        }
+        n.storage.sync();
+        // Persisted: now the messages may leave (ready.h).
+        checker_.on_persisted(n.id, n.fsm->log(), r.entries);
+        checker_.on_commit(*n.fsm, n.last_seen_commit);
+        for (auto& m : r.messages) network_.send(std::move(m), now_);
+        if (r.snapshot) {
+            n.sm.restore(r.snapshot->data);
+            trace(fmt::format("{} installed snapshot {}/{}", n.id, r.snapshot->meta.index,
+                              r.snapshot->meta.term));
+            CLEAVE_ASSERT(n.sm.applied == r.snapshot->meta.index, "snapshot data index {} != {}",
+                          n.sm.applied, r.snapshot->meta.index);
+            std::erase_if(n.pending_writes,
+                          [&](const auto& p) { return p.first <= r.snapshot->meta.index; });
+        }
+        for (const auto& e : r.committed) apply(n, e);
+        for (const auto& rs : r.read_states) {
+            auto it = n.pending_reads.find(rs.request_id);
+            if (it != n.pending_reads.end()) it->second.index = rs.index;
+        }
+        n.fsm->advance(r);
+        serve_reads(n);
+        observe(n);
+    }
+    if (n.alive) observe(n);
+}
+
+void Cluster::apply(SimNode& n, const raft::Entry& e) {
+    if (e.index != n.sm.applied.next()) {
+        checker_.fail(fmt::format("node {} applied index {} after {}", n.id, e.index, n.sm.applied));
+        return;
+    }
+    checker_.on_apply(n.id, e);
+    if (e.type == raft::EntryType::command) n.sm.value = e.data;
+    n.sm.applied = e.index;
+    auto it = n.pending_writes.find(e.index);
+    if (it != n.pending_writes.end()) {
+        if (e.type == raft::EntryType::command && e.data == it->second.second) {
+            checker_.write_acked(it->second.first, e.index);
+            trace(fmt::format("{} acked write {} at {}", n.id, e.data, e.index));
+        }
+        n.pending_writes.erase(it);
+    }
+}
+
+void Cluster::serve_reads(SimNode& n) {
+    for (auto it = n.pending_reads.begin(); it != n.pending_reads.end();) {
+        if (it->second.index && n.sm.applied >= *it->second.index) {
+            checker_.read_returned(it->second.op, n.sm.value);
+            last_read_value_ = n.sm.value;
+            trace(fmt::format("{} read req={} index={} -> '{}'", n.id, it->first,
+                              *it->second.index, n.sm.value));
+            it = n.pending_reads.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+void Cluster::observe(SimNode& n) {
+    const raft::Fsm& f = *n.fsm;
+    if (f.role() == n.last_role && f.term() == n.last_term) return;
+    n.last_role = f.role();
+    n.last_term = f.term();
+    trace(fmt::format("{} is {} at t{}", n.id, raft::role_name(f.role()), f.term()));
+    checker_.on_role(f);
+}
+
+Result<Index> Cluster::propose(NodeId id, std::string value) {
+    SimNode& n = node(id);
+    if (!n.alive) return Status::unavailable("node is down");
+    auto r = n.fsm->propose(value);
+    if (r.is_ok()) {
+        const uint64_t op = checker_.write_invoked(id, value);
+        n.pending_writes[*r] = {op, value};
+        trace(fmt::format("{} propose {} -> index {}", id, value, *r));
+    }
+    process(n);
+    return r;
+}
+
+Status Cluster::read(NodeId id) {
+    SimNode& n = node(id);
+    if (!n.alive) return Status::unavailable("node is down");
+    const uint64_t req = ++next_request_id_;
+    Status s = n.fsm->read_index(req);
+    if (s.is_ok()) {
+        n.pending_reads[req] = {checker_.read_invoked(id), std::nullopt};
+        trace(fmt::format("{} read req={}", id, req));
+    }
+    process(n);
+    return s;
+}
+
+Result<Index> Cluster::change_config(NodeId id, std::set<NodeId> voters, std::set<NodeId> learners) {
+    SimNode& n = node(id);
+    if (!n.alive) return Status::unavailable("node is down");
+    auto r = n.fsm->change_configuration(std::move(voters), std::move(learners));
+    if (r.is_ok()) trace(fmt::format("{} change config -> {}", id, format_config(n.fsm->configuration())));
+    process(n);
+    return r;
+}
+
+Status Cluster::transfer(NodeId id, NodeId target) {
+    SimNode& n = node(id);
+    if (!n.alive) return Status::unavailable("node is down");
+    Status s = n.fsm->transfer_leadership(target);
+    if (s.is_ok()) trace(fmt::format("{} transfer leadership to {}", id, target));
+    process(n);
+    return s;
+}
+
+Status Cluster::campaign(NodeId id) {
+    SimNode& n = node(id);
+    if (!n.alive) return Status::unavailable("node is down");
+    n.fsm->campaign();
+    process(n);
+    return Status::ok();
+}
+
+Status Cluster::snapshot(NodeId id) {
+    SimNode& n = node(id);
+    if (!n.alive) return Status::unavailable("node is down");
+    auto r = n.fsm->take_snapshot(n.sm.applied, n.sm.serialize());
+    if (!r.is_ok()) return r.status();
+    n.storage.compact(n.fsm->log().snapshot());
+    trace(fmt::format("{} snapshot at {}, log from {}", id, n.sm.applied, *r));
+    return Status::ok();
+}
+
+NodeId Cluster::leader() const {
+    NodeId best;
+    Term best_term;
+    for (const auto& [id, n] : nodes_) {
+        if (n.alive && n.fsm->role() == raft::Role::leader && n.fsm->term() >= best_term) {
+            best = id;
+            best_term = n.fsm->term();
+        }
+    }
+    return best;
+}
+
+}  // namespace cleave::sim

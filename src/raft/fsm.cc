@@ -110,7 +110,16 @@ void Fsm::become_leader() {
     broadcast_append();
 }
 
-bool Fsm::promotable() const { return config_.is_voter(options_.id); }
+bool Fsm::promotable() const {
+    if (config_.is_voter(options_.id)) return true;
+    // A voter of the last committed configuration may still campaign even if
+    // an uncommitted later one (say, C_new after a joint configuration)
+    // excludes it; its votes are still counted under the latest one. Without
+    // this, when the new voters lag behind and the old leader is gone, no
+    // server could both campaign and win (4.2.2: a server outside C_new may
+    // lead until C_new is committed).
+    return log_.config_at(log_.committed()).first.is_voter(options_.id);
+}
 
 bool Fsm::in_lease() const {
     // 4.2.3: a server that heard from a current leader within the minimum
@@ -333,18 +342,23 @@ void Fsm::step(Message m) {
             become_follower(m.term, from_leader ? m.from : NodeId{});
         }
     } else if (m.term < term_) {
-        if ((options_.check_quorum || options_.pre_vote) &&
-            (m.type == MessageType::append || m.type == MessageType::heartbeat)) {
-            // A leader cut off by a partition may never see a higher term
-            // otherwise (pre-vote keeps ours low): tell it (9.6, 6.2).
+        if (m.type == MessageType::append || m.type == MessageType::heartbeat) {
+            // Figure 3.1: reply with our term so a stale leader steps down.
+            // Needed beyond the figure too: with pre-vote or check-quorum a
+            // stale leader may never see a vote request of the new term, and
+            // a learner (which never campaigns) would otherwise stay cut off.
             Message r;
             r.type = MessageType::append_response;
             r.to = m.from;
             r.term = term_;
             send(std::move(r));
-        } else if (m.type == MessageType::pre_vote) {
+        } else if (m.type == MessageType::pre_vote || m.type == MessageType::vote) {
+            // Figure 3.1: "reply false if term < currentTerm", with our term,
+            // so a candidate stuck in an old term (say, one whose voters are
+            // all in a newer term and never contact it) catches up.
             Message r;
-            r.type = MessageType::pre_vote_response;
+            r.type = m.type == MessageType::vote ? MessageType::vote_response
+                                                 : MessageType::pre_vote_response;
             r.to = m.from;
             r.term = term_;
             r.reject = true;

@@ -182,6 +182,7 @@ void Cluster::observe(SimNode& n) {
     n.last_term = f.term();
     trace(fmt::format("{} is {} at t{}", n.id, raft::role_name(f.role()), f.term()));
     checker_.on_role(f);
+    if (f.role() == raft::Role::leader && on_leader_) on_leader_(n.id, f.term());
 }
 
 Result<Index> Cluster::propose(NodeId id, std::string value) {

@@ -6,6 +6,7 @@
 // persist, sync, send, apply, serve reads) and feeds the Checker.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -70,6 +71,10 @@ public:
     // The node snapshots its state machine at its applied index and compacts.
     Status snapshot(NodeId id);
 
+    // Called whenever a node becomes leader, before anything else happens:
+    // the nemesis uses it to cut a new leader off before its no-op spreads.
+    void set_on_leader(std::function<void(NodeId, Term)> hook) { on_leader_ = std::move(hook); }
+
     // The live leader with the highest term, or NodeId{}.
     NodeId leader() const;
     // The last value read by Cluster::read() completions, for traces.
@@ -91,6 +96,7 @@ private:
     uint64_t next_request_id_ = 0;
     std::string* trace_ = nullptr;
     std::string last_read_value_;
+    std::function<void(NodeId, Term)> on_leader_;
 };
 
 }  // namespace cleave::sim

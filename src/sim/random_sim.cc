@@ -113,19 +113,44 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
     faults.drop_per_mille = static_cast<uint32_t>(rng.range(0, 100));
     faults.duplicate_per_mille = static_cast<uint32_t>(rng.range(0, 50));
     faults.max_delay_ticks = static_cast<uint32_t>(rng.range(0, 3));
+    // Leader nemesis (the randomized nemesis tests' favourite): crash or cut
+    // off the current leader now and then, which is what produces Figure 8
+    // histories (divergent uncommitted suffixes from several terms).
+    const uint32_t leader_crash_per_mille = rng.chance(1, 2) ? static_cast<uint32_t>(rng.range(5, 40)) : 0;
+    const uint32_t leader_isolate_per_mille = rng.chance(1, 2) ? static_cast<uint32_t>(rng.range(5, 40)) : 0;
+    const uint32_t new_leader_isolate_pct = rng.chance(1, 2) ? static_cast<uint32_t>(rng.range(10, 50)) : 0;
+    // Faults between two message deliveries, not only at tick boundaries: a
+    // crash or a cut right after a leader acted is what opens the narrow
+    // windows of Figure 8.
+    const uint32_t mid_tick_fault_per_mille = rng.chance(2, 3) ? static_cast<uint32_t>(rng.range(5, 40)) : 0;
     const uint32_t write_pct = static_cast<uint32_t>(rng.range(10, 50));
     const uint32_t read_pct = static_cast<uint32_t>(rng.range(10, 50));
 
     Cluster c(co);
     c.set_trace(trace);
     c.network().set_faults(faults);
+    bool nemesis_on = true;
+    c.set_on_leader([&](NodeId leader, Term term) {
+        if (!nemesis_on || !rng.chance(new_leader_isolate_pct, 100)) return;
+        // Cut the new leader off from some or all peers before its no-op
+        // (and anything after it) reaches them.
+        std::string cut;
+        for (NodeId id : c.ids()) {
+            if (id == leader || rng.chance(1, 3)) continue;
+            c.network().block(leader, id);
+            c.network().block(id, leader);
+            cut += fmt::format(" {}", id);
+        }
+        c.trace(fmt::format("isolate new leader {} of t{} from{}", leader, term, cut));
+    });
     const std::string options_desc = fmt::format(
         "voters={} hb={} prevote={} checkquorum={} lease={} inflight={} batch={} trailing={} "
-        "drop={}pm dup={}pm delay<={} crash_in_ready={}pm",
+        "drop={}pm dup={}pm delay<={} crash_in_ready={}pm leader_crash={}pm leader_isolate={}pm new_leader_isolate={}% mid_tick_fault={}pm",
         voters, o.heartbeat_interval_ticks, o.pre_vote, o.check_quorum, o.lease_reads,
         o.max_inflight_messages, o.max_entries_per_message, o.snapshot_trailing_entries,
         faults.drop_per_mille, faults.duplicate_per_mille, faults.max_delay_ticks,
-        co.crash_in_ready_per_mille);
+        co.crash_in_ready_per_mille, leader_crash_per_mille, leader_isolate_per_mille,
+        new_leader_isolate_pct, mid_tick_fault_per_mille);
     c.trace("seed " + std::to_string(seed) + ": " + options_desc);
 
     uint64_t writes = 0;
@@ -143,6 +168,15 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
         }
         if (!alive.empty() && rng.chance(read_pct, 100)) c.read(pick(rng, alive)).ignore();
         if (!alive.empty() && rng.chance(1, 100)) c.crash(pick(rng, alive));
+        if (leader != NodeId{} && rng.chance(leader_crash_per_mille, 1000)) c.crash(leader);
+        if (leader != NodeId{} && rng.chance(leader_isolate_per_mille, 1000)) {
+            for (NodeId id : c.ids()) {
+                if (id == leader) continue;
+                c.network().block(leader, id);
+                c.network().block(id, leader);
+            }
+            c.trace(fmt::format("isolate leader {}", leader));
+        }
         if (rng.chance(4, 100)) {
             std::vector<NodeId> dead;
             for (NodeId id : c.ids())
@@ -162,7 +196,25 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
             if (!voters_v.empty()) c.transfer(leader, pick(rng, voters_v)).ignore();
         }
         if (!alive.empty() && rng.chance(5, 100)) c.snapshot(pick(rng, alive)).ignore();
-        c.deliver_all(max_deliveries_per_tick);
+        for (size_t n = 0; n < max_deliveries_per_tick && c.deliver_one(); ++n) {
+            if (!rng.chance(mid_tick_fault_per_mille, 1000)) continue;
+            const NodeId l = c.leader();
+            const auto live = alive_nodes(c);
+            if (live.empty()) break;
+            switch (rng.uniform(3)) {
+                case 0: c.crash(l != NodeId{} ? l : pick(rng, live)); break;
+                case 1: c.crash(pick(rng, live)); break;
+                default: {
+                    const NodeId x = l != NodeId{} && rng.chance(1, 2) ? l : pick(rng, live);
+                    for (NodeId id : c.ids()) {
+                        if (id == x) continue;
+                        c.network().block(x, id);
+                        c.network().block(id, x);
+                    }
+                    c.trace(fmt::format("isolate {}", x));
+                }
+            }
+        }
         c.tick_all();
         c.advance_time();
     }
@@ -170,6 +222,7 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
     // --- heal, then the group must recover and commit a new write everywhere
     if (!c.checker().failed()) {
         c.trace("-- heal all faults");
+        nemesis_on = false;
         c.network().heal();
         c.network().set_faults({});
         c.options().crash_in_ready_per_mille = 0;

@@ -2,6 +2,7 @@
 //
 //   cleave-sim --seeds N --start S      run seeds S .. S+N-1, stop at the first failure
 //   cleave-sim --start S --seeds 1 --trace   replay one seed, printing its trace
+//   cleave-sim ... --keep-going          run every seed, report all failures
 //   cleave-sim ... --planted-bug K      select a planted bug (CLEAVE_PLANT_RAFT_BUGS builds)
 //
 // Exit status: 0 when every seed passed, 1 on a violation, 2 on bad usage.
@@ -18,14 +19,15 @@ namespace {
 void usage() {
     std::fprintf(stderr,
                  "usage: cleave-sim [--seeds N] [--start S] [--trace] [--verbose] "
-                 "[--planted-bug K] [--fault-ticks T]\n");
+                 "[--planted-bug K] [--fault-ticks T] [--keep-going]\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     uint64_t seeds = 100, start = 1;
-    bool trace = false, verbose = false;
+    bool trace = false, verbose = false, keep_going = false;
+    uint64_t failures = 0;
     cleave::sim::SimParams params;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -42,6 +44,8 @@ int main(int argc, char** argv) {
             start = value();
         } else if (a == "--trace") {
             trace = true;
+        } else if (a == "--keep-going") {
+            keep_going = true;
         } else if (a == "--verbose") {
             verbose = true;
         } else if (a == "--planted-bug") {
@@ -68,8 +72,14 @@ int main(int argc, char** argv) {
             std::printf("FAILED seed %llu: %s\n  %s\nreplay: %s\n",
                         static_cast<unsigned long long>(seed), r.failure.c_str(), r.summary.c_str(),
                         cleave::sim::replay_command(seed, params).c_str());
-            return 1;
+            ++failures;
+            if (!keep_going) return 1;
         }
+    }
+    if (failures) {
+        std::printf("cleave-sim: %llu of %llu seeds failed\n", static_cast<unsigned long long>(failures),
+                    static_cast<unsigned long long>(seeds));
+        return 1;
     }
     std::printf("cleave-sim: %llu seeds from %llu passed\n", static_cast<unsigned long long>(seeds),
                 static_cast<unsigned long long>(start));

@@ -8,6 +8,8 @@
 
 #include "storage/memory/memory_engine.h"
 #include "storage/open_engine.h"
+#include "storage/redis/redis_engine.h"
+#include "storage/redis/redis_server_test_util.h"
 
 namespace cleave::storage {
 
@@ -56,7 +58,38 @@ class RocksDbHarness final : public EngineHarness {
     }
 };
 
+class RedisHarness final : public EngineHarness {
+public:
+    Status start() { return server_.start(); }
+    bool iterators_are_snapshots() const override { return false; }
+    std::unique_ptr<Engine> open() override {
+        return must(open_engine(
+            {.kind = "redis", .redis_url = server_.url(), .redis_key_prefix = "test:"}));
+    }
+    std::unique_ptr<Engine> open_checkpoint(const std::string& dir) override {
+        const std::string prefix = "checkpoint" + std::to_string(++checkpoints_) + ":";
+        Status s = RedisEngine::restore_checkpoint(dir, {.url = server_.url(), .key_prefix = prefix});
+        EXPECT_TRUE(s.is_ok()) << s.to_string();
+        if (!s.is_ok()) return nullptr;
+        return must(
+            open_engine({.kind = "redis", .redis_url = server_.url(), .redis_key_prefix = prefix}));
+    }
+
+private:
+    RedisTestServer server_;
+    int checkpoints_ = 0;
+};
+
 }  // namespace
+
+std::unique_ptr<EngineHarness> make_redis_harness() {
+    if (!RedisTestServer::available()) return nullptr;
+    auto h = std::make_unique<RedisHarness>();
+    Status s = h->start();
+    EXPECT_TRUE(s.is_ok()) << s.to_string();
+    if (!s.is_ok()) return nullptr;
+    return h;
+}
 
 std::unique_ptr<EngineHarness> make_memory_harness() {
     return std::make_unique<MemoryHarness>();

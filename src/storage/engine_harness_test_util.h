@@ -31,6 +31,9 @@ class EngineHarness {
     virtual std::unique_ptr<Engine> open() = 0;
     // Opens what Engine::checkpoint(dir) wrote.
     virtual std::unique_ptr<Engine> open_checkpoint(const std::string& dir) = 0;
+    // Whether an iterator without a snapshot is a consistent view as of its
+    // creation (see IteratorSeesStateAtCreation).
+    virtual bool iterators_are_snapshots() const { return true; }
     // A directory for the test's own files, removed with the harness.
     const std::string& scratch_dir() const { return scratch_.path(); }
 
@@ -40,5 +43,7 @@ class EngineHarness {
 
 std::unique_ptr<EngineHarness> make_memory_harness();
 std::unique_ptr<EngineHarness> make_rocksdb_harness();
+// Starts a private redis-server; null (the suite skips) if it is not installed.
+std::unique_ptr<EngineHarness> make_redis_harness();
 
 }  // namespace cleave::storage

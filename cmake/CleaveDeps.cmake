@@ -10,7 +10,7 @@ find_package(GTest REQUIRED)
 find_package(benchmark REQUIRED)
 find_package(RocksDB CONFIG REQUIRED)
 find_package(pugixml REQUIRED)
-find_package(CLI11 CONFIG QUIET)
+find_package(CLI11 CONFIG REQUIRED)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 

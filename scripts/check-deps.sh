@@ -32,6 +32,8 @@ check src/shard 'sim/|service/|s3/|cli/|rocksdb/|hiredis|boost/' "src/shard must
 check src/service 'sim/|s3/|cli/|rocksdb/|hiredis' "src/service must not see S3 or engine libraries"
 check src/s3 'raft/|sim/|storage/|blob/|meta/|shard/|rocksdb/|hiredis|service/local' "src/s3 talks to service/object_service.h only"
 
+check src/rpc 'raft/|sim/|storage/|blob/|meta/|shard/|service/|s3/|cli/|rocksdb/|hiredis' "src/rpc is transport only"
+
 # Only storage/rocksdb includes RocksDB, only storage/redis includes hiredis.
 rocks=$(grep -rlE '#include *[<"]rocksdb/' src | grep -v '^src/storage/rocksdb/' || true)
 [ -n "$rocks" ] && { echo "check-deps: RocksDB included outside src/storage/rocksdb: $rocks"; fail=1; }

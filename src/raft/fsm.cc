@@ -9,10 +9,14 @@ namespace cleave::raft {
 
 const char* role_name(Role role) {
     switch (role) {
-        case Role::follower: return "follower";
-        case Role::pre_candidate: return "pre-candidate";
-        case Role::candidate: return "candidate";
-        case Role::leader: return "leader";
+        case Role::follower:
+            return "follower";
+        case Role::pre_candidate:
+            return "pre-candidate";
+        case Role::candidate:
+            return "candidate";
+        case Role::leader:
+            return "leader";
     }
     return "?";
 }
@@ -155,7 +159,8 @@ void Fsm::tick() {
                 auto it = progress_.find(id);
                 return it != progress_.end() && it->second.recent_active ? 1 : 0;
             });
-            for (auto& [id, pr] : progress_) pr.recent_active = false;
+            for (auto& [id, pr] : progress_)
+                pr.recent_active = false;
             if (active == 0) {
                 become_follower(term_, NodeId{});
                 return;
@@ -372,10 +377,16 @@ void Fsm::step(Message m) {
         return;
     }
     switch (role_) {
-        case Role::leader: step_leader(m); break;
+        case Role::leader:
+            step_leader(m);
+            break;
         case Role::pre_candidate:
-        case Role::candidate: step_candidate(m); break;
-        case Role::follower: step_follower(m); break;
+        case Role::candidate:
+            step_candidate(m);
+            break;
+        case Role::follower:
+            step_follower(m);
+            break;
     }
 }
 
@@ -383,8 +394,8 @@ void Fsm::handle_vote_request(const Message& m) {
     const bool pre = m.type == MessageType::pre_vote;
     // 3.4: at most one vote per term, first come first served; a pre-vote
     // for a future term binds nothing.
-    bool can_vote = vote_ == m.from || (vote_ == NodeId{} && leader_ == NodeId{}) ||
-                    (pre && m.term > term_);
+    bool can_vote =
+        vote_ == m.from || (vote_ == NodeId{} && leader_ == NodeId{}) || (pre && m.term > term_);
     if (!pre && planted(PlantedBug::double_vote)) can_vote = true;
     Message r;
     r.type = pre ? MessageType::pre_vote_response : MessageType::vote_response;
@@ -405,10 +416,17 @@ void Fsm::handle_vote_request(const Message& m) {
 
 void Fsm::step_leader(Message& m) {
     switch (m.type) {
-        case MessageType::append_response: handle_append_response(m); break;
-        case MessageType::heartbeat_response: handle_heartbeat_response(m); break;
-        case MessageType::read_index: leader_read(m.from, m.context); break;
-        default: break;  // stale responses and duplicates
+        case MessageType::append_response:
+            handle_append_response(m);
+            break;
+        case MessageType::heartbeat_response:
+            handle_heartbeat_response(m);
+            break;
+        case MessageType::read_index:
+            leader_read(m.from, m.context);
+            break;
+        default:
+            break;  // stale responses and duplicates
     }
 }
 
@@ -432,7 +450,8 @@ void Fsm::step_candidate(Message& m) {
         case MessageType::pre_vote_response:
             if (role_ == Role::pre_candidate) on_vote_response(m);
             break;
-        default: break;
+        default:
+            break;
     }
 }
 
@@ -461,7 +480,8 @@ void Fsm::step_follower(Message& m) {
         case MessageType::read_index_response:
             read_states_.push_back({m.context, m.log_index});
             break;
-        default: break;
+        default:
+            break;
     }
 }
 
@@ -477,8 +497,11 @@ void Fsm::on_vote_response(const Message& m) {
                 become_leader();
             }
             break;
-        case VoteResult::lost: become_follower(term_, NodeId{}); break;
-        case VoteResult::pending: break;
+        case VoteResult::lost:
+            become_follower(term_, NodeId{});
+            break;
+        case VoteResult::pending:
+            break;
     }
 }
 
@@ -497,7 +520,8 @@ void Fsm::handle_append(Message& m) {
         return e.type == EntryType::configuration;
     });
     bool truncated = false;
-    auto last = log_.maybe_append(m.log_index, m.log_term, m.commit, std::move(m.entries), truncated);
+    auto last =
+        log_.maybe_append(m.log_index, m.log_term, m.commit, std::move(m.entries), truncated);
     if (last) {
         // 4.1: a server uses the latest configuration in its log, committed or
         // not; truncation may have removed it.
@@ -568,14 +592,18 @@ void Fsm::handle_append_response(const Message& m) {
     const bool updated = pr.maybe_update(m.log_index);
     if (updated || pr.state() == Progress::State::snapshot) {
         switch (pr.state()) {
-            case Progress::State::probe: pr.become_replicate(); break;
+            case Progress::State::probe:
+                pr.become_replicate();
+                break;
             case Progress::State::snapshot:
-                if (pr.match() >= pr.pending_snapshot() || pr.match().next() >= log_.first_index()) {
+                if (pr.match() >= pr.pending_snapshot() ||
+                    pr.match().next() >= log_.first_index()) {
                     pr.become_probe();
                     pr.become_replicate();
                 }
                 break;
-            case Progress::State::replicate: break;
+            case Progress::State::replicate:
+                break;
         }
         maybe_commit();
         if (role_ != Role::leader) return;
@@ -652,7 +680,8 @@ bool Fsm::send_append(NodeId to, bool send_if_empty) {
 }
 
 void Fsm::broadcast_append() {
-    for (auto& [id, pr] : progress_) send_append(id, true);
+    for (auto& [id, pr] : progress_)
+        send_append(id, true);
 }
 
 uint64_t Fsm::broadcast_heartbeat() {
@@ -712,7 +741,8 @@ void Fsm::on_commit_advanced() {
     if (committed_in_current_term() && !reads_waiting_for_commit_.empty()) {
         auto waiting = std::move(reads_waiting_for_commit_);
         reads_waiting_for_commit_.clear();
-        for (auto [from, id] : waiting) leader_read(from, id);
+        for (auto [from, id] : waiting)
+            leader_read(from, id);
     }
     if (config_.joint() && config_index_ <= log_.committed()) {
         // 4.3: once C_old,new is committed, the leader appends C_new.
@@ -730,7 +760,9 @@ void Fsm::on_commit_advanced() {
     }
 }
 
-bool Fsm::committed_in_current_term() const { return log_.term_at(log_.committed()) == term_; }
+bool Fsm::committed_in_current_term() const {
+    return log_.term_at(log_.committed()) == term_;
+}
 
 void Fsm::reload_config() {
     auto [config, index] = log_.config_at(log_.last_index());
@@ -768,9 +800,8 @@ void Fsm::leader_read(NodeId from, uint64_t request_id) {
         return;
     }
     const Index index = log_.committed();  // 6.4 step 2
-    const bool sole_voter = config_.quorum_min([&](NodeId id) -> uint64_t {
-                                return id == options_.id ? 1 : 0;
-                            }) == 1;
+    const bool sole_voter =
+        config_.quorum_min([&](NodeId id) -> uint64_t { return id == options_.id ? 1 : 0; }) == 1;
     if (sole_voter || lease_valid()) {  // 6.4.1 leases: no round trip
         answer_read(from, request_id, index);
         return;

@@ -45,7 +45,7 @@ enum class Role : uint8_t { follower, pre_candidate, candidate, leader };
 const char* role_name(Role role);
 
 class Fsm {
-public:
+  public:
     // Starts (or restarts) a replica from what its host persisted. A brand-new
     // group is bootstrapped by giving every initial member a snapshot at index
     // 0 whose configuration lists the initial voters; a node joining later
@@ -104,7 +104,7 @@ public:
     // Leader only: whether a lease read would be answered locally now.
     bool lease_valid() const;
 
-private:
+  private:
     void become_follower(Term term, NodeId leader);
     void become_pre_candidate();
     void become_candidate();

@@ -18,7 +18,7 @@
 namespace cleave::raft {
 
 class RaftLog {
-public:
+  public:
     // Restores from a persisted snapshot (may be null) and the entries after it.
     RaftLog(SnapshotPtr snapshot, std::vector<Entry> entries);
     RaftLog(const RaftLog&) = delete;
@@ -78,7 +78,7 @@ public:
     // Returns the configuration and the index that carried it.
     std::pair<Configuration, Index> config_at(Index i) const;
 
-private:
+  private:
     SnapshotPtr snapshot_;
     Index offset_;      // index just before entries_[0]
     Term offset_term_;  // its term

@@ -4,18 +4,30 @@ namespace cleave::raft {
 
 std::string_view message_type_name(MessageType type) {
     switch (type) {
-        case MessageType::append: return "MsgApp";
-        case MessageType::append_response: return "MsgAppResp";
-        case MessageType::vote: return "MsgVote";
-        case MessageType::vote_response: return "MsgVoteResp";
-        case MessageType::pre_vote: return "MsgPreVote";
-        case MessageType::pre_vote_response: return "MsgPreVoteResp";
-        case MessageType::heartbeat: return "MsgHeartbeat";
-        case MessageType::heartbeat_response: return "MsgHeartbeatResp";
-        case MessageType::install_snapshot: return "MsgSnap";
-        case MessageType::read_index: return "MsgReadIndex";
-        case MessageType::read_index_response: return "MsgReadIndexResp";
-        case MessageType::timeout_now: return "MsgTimeoutNow";
+        case MessageType::append:
+            return "MsgApp";
+        case MessageType::append_response:
+            return "MsgAppResp";
+        case MessageType::vote:
+            return "MsgVote";
+        case MessageType::vote_response:
+            return "MsgVoteResp";
+        case MessageType::pre_vote:
+            return "MsgPreVote";
+        case MessageType::pre_vote_response:
+            return "MsgPreVoteResp";
+        case MessageType::heartbeat:
+            return "MsgHeartbeat";
+        case MessageType::heartbeat_response:
+            return "MsgHeartbeatResp";
+        case MessageType::install_snapshot:
+            return "MsgSnap";
+        case MessageType::read_index:
+            return "MsgReadIndex";
+        case MessageType::read_index_response:
+            return "MsgReadIndexResp";
+        case MessageType::timeout_now:
+            return "MsgTimeoutNow";
     }
     return "MsgUnknown";
 }

@@ -25,8 +25,8 @@ struct RaftOptions {
     // ticks without a leader (3.4); a leader heartbeats every heartbeat_interval.
     uint32_t election_timeout_ticks = 10;
     uint32_t heartbeat_interval_ticks = 1;
-    bool pre_vote = true;     // 9.6: no term inflation from partitioned nodes
-    bool check_quorum = true; // 6.2: a leader without a live quorum steps down
+    bool pre_vote = true;      // 9.6: no term inflation from partitioned nodes
+    bool check_quorum = true;  // 6.2: a leader without a live quorum steps down
     // Flow control (10.2.1): at most this many append messages in flight per
     // follower in the pipelined state, each with at most max_entries entries.
     uint32_t max_inflight_messages = 8;

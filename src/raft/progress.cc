@@ -19,6 +19,7 @@ void Progress::become_probe() {
 void Progress::become_replicate() {
     state_ = State::replicate;
     next_ = match_.next();
+    match_at_last_heartbeat_ = match_;
     probe_sent_ = false;
     inflight_.clear();
 }
@@ -39,7 +40,8 @@ bool Progress::maybe_update(Index n) {
     }
     next_ = std::max(next_, n.next());
     // Free the in-flight slots this acknowledgement covers.
-    while (!inflight_.empty() && inflight_.front() <= n) inflight_.pop_front();
+    while (!inflight_.empty() && inflight_.front() <= n)
+        inflight_.pop_front();
     return updated;
 }
 
@@ -71,17 +73,20 @@ void Progress::sent_entries(Index last, size_t count) {
 
 bool Progress::is_paused() const {
     switch (state_) {
-        case State::probe: return probe_sent_;
-        case State::replicate: return inflight_.size() >= max_inflight_;
-        case State::snapshot: return true;
+        case State::probe:
+            return probe_sent_;
+        case State::replicate:
+            return inflight_.size() >= max_inflight_;
+        case State::snapshot:
+            return true;
     }
     return true;
 }
 
 bool Progress::on_heartbeat_response(Index leader_last) {
     probe_sent_ = false;
-    bool stalled = state_ == State::replicate && match_ < leader_last &&
-                   match_ == match_at_last_heartbeat_;
+    bool stalled =
+        state_ == State::replicate && match_ < leader_last && match_ == match_at_last_heartbeat_;
     match_at_last_heartbeat_ = match_;
     return stalled;
 }

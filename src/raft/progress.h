@@ -17,7 +17,7 @@
 namespace cleave::raft {
 
 class Progress {
-public:
+  public:
     enum class State : uint8_t { probe, replicate, snapshot };
 
     Progress(Index next, uint32_t max_inflight) : next_(next), max_inflight_(max_inflight) {}
@@ -53,7 +53,7 @@ public:
     bool recent_active = false;  // heard from in this check-quorum period (6.2)
     uint64_t acked_round = 0;    // highest heartbeat round acknowledged (6.4)
 
-private:
+  private:
     State state_ = State::probe;
     Index match_;
     Index next_;

@@ -26,7 +26,7 @@ struct PendingRead {
 };
 
 class ReadOnly {
-public:
+  public:
     void add(PendingRead read) { pending_.push_back(read); }
     // Removes and returns the reads whose round a quorum has acknowledged.
     std::vector<PendingRead> release(uint64_t quorum_round) {
@@ -40,7 +40,7 @@ public:
     void clear() { pending_.clear(); }
     size_t size() const { return pending_.size(); }
 
-private:
+  private:
     std::deque<PendingRead> pending_;
 };
 

@@ -1,8 +1,8 @@
 // The S3 operations: one handler per operation, each turning a Request into
 // ObjectService calls (run on the blocking pool) and an S3 response.
 
-#include <boost/asio/as_tuple.hpp>
 #include <fmt/format.h>
+#include <boost/asio/as_tuple.hpp>
 
 #include "s3/server_internal.h"
 #include "s3/xml.h"
@@ -29,7 +29,8 @@ void set_object_headers(http::response<Body>& res, const service::ObjectInfo& in
     if (!h.content_language.empty()) res.set(http::field::content_language, h.content_language);
     if (!h.cache_control.empty()) res.set(http::field::cache_control, h.cache_control);
     if (!h.expires.empty()) res.set(http::field::expires, h.expires);
-    for (const auto& [k, v] : h.user_metadata) res.set("x-amz-meta-" + k, v);
+    for (const auto& [k, v] : h.user_metadata)
+        res.set("x-amz-meta-" + k, v);
     if (info.parts_count > 0) res.set("x-amz-mp-parts-count", std::to_string(info.parts_count));
     // response-* query parameters override what is stored (S3 GetObject).
     static constexpr std::pair<std::string_view, http::field> kOverrides[] = {
@@ -80,71 +81,130 @@ S3Result<service::WriteConditions> write_conditions(const Request& req) {
 
 asio::awaitable<void> Connection::dispatch(Request& req) {
     auto addr = resolve_addressing(req.host, req.raw_path, server_.suffixes);
-    if (!addr) co_return co_await send_error(req, addr.error());
+    if (!addr) {
+        const S3Error err_ = addr.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     req.addr = std::move(addr.value());
     if (req.addr.virtual_host) req.resource = "/" + req.addr.bucket + req.resource;
 
     // Authenticate before anything else touches the service.
-    SigV4Request sreq{req.method, req.raw_path, req.query, req.headers};
-    auto auth = verify_request(sreq, server_.credentials,
-                               {.now_ms = server_.now_ms(),
-                                .max_skew_ms = server_.config.max_clock_skew_ms});
-    if (!auth) co_return co_await send_error(req, auth.error());
+    SigV4Request sreq{req.method, req.raw_path, req.query, req.headers,
+                      req.addr.virtual_host ? req.addr.bucket : std::string()};
+    auto auth = verify_request(
+        sreq, server_.credentials,
+        {.now_ms = server_.now_ms(), .max_skew_ms = server_.config.max_clock_skew_ms});
+    if (!auth) {
+        const S3Error err_ = auth.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     req.auth = std::move(auth.value());
 
     auto op = identify_operation(req.method, req.addr, req.query, req.headers);
-    if (!op) co_return co_await send_error(req, op.error());
+    if (!op) {
+        const S3Error err_ = op.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     req.op = op.value();
     server_.log->debug("{} {} {} {}", req.request_id, operation_name(req.op), req.addr.bucket,
                        req.addr.key);
     if (!req.addr.key.empty()) {
-        if (S3Status st = validate_key(req.addr.key); !st)
-            co_return co_await send_error(req, st.error());
+        if (S3Status st = validate_key(req.addr.key); !st) {
+            const S3Error err_ = st.error();
+            co_await send_error(req, err_);
+            co_return;
+        }
     }
 
     switch (req.op) {
-        case Operation::list_buckets: co_return co_await list_buckets(req);
-        case Operation::create_bucket: co_return co_await create_bucket(req);
-        case Operation::delete_bucket: co_return co_await delete_bucket(req);
-        case Operation::head_bucket: co_return co_await head_bucket(req);
-        case Operation::get_bucket_location: co_return co_await get_bucket_location(req);
-        case Operation::get_bucket_versioning: co_return co_await get_bucket_versioning(req);
-        case Operation::list_objects_v1: co_return co_await list_objects(req, false);
-        case Operation::list_objects_v2: co_return co_await list_objects(req, true);
-        case Operation::list_multipart_uploads: co_return co_await list_multipart_uploads(req);
-        case Operation::delete_objects: co_return co_await delete_objects(req);
-        case Operation::put_object: co_return co_await put_object(req);
-        case Operation::copy_object: co_return co_await copy_object(req);
+        case Operation::list_buckets:
+            co_return co_await list_buckets(req);
+        case Operation::create_bucket:
+            co_return co_await create_bucket(req);
+        case Operation::delete_bucket:
+            co_return co_await delete_bucket(req);
+        case Operation::head_bucket:
+            co_return co_await head_bucket(req);
+        case Operation::get_bucket_location:
+            co_return co_await get_bucket_location(req);
+        case Operation::get_bucket_versioning:
+            co_return co_await get_bucket_versioning(req);
+        case Operation::list_objects_v1:
+            co_return co_await list_objects(req, false);
+        case Operation::list_objects_v2:
+            co_return co_await list_objects(req, true);
+        case Operation::list_multipart_uploads:
+            co_return co_await list_multipart_uploads(req);
+        case Operation::delete_objects:
+            co_return co_await delete_objects(req);
+        case Operation::put_object:
+            co_return co_await put_object(req);
+        case Operation::copy_object:
+            co_return co_await copy_object(req);
         case Operation::get_object:
-        case Operation::head_object: co_return co_await get_object(req);
-        case Operation::delete_object: co_return co_await delete_object(req);
-        case Operation::create_multipart_upload: co_return co_await create_multipart_upload(req);
-        case Operation::upload_part: co_return co_await upload_part(req);
+        case Operation::head_object:
+            co_return co_await get_object(req);
+        case Operation::delete_object:
+            co_return co_await delete_object(req);
+        case Operation::create_multipart_upload:
+            co_return co_await create_multipart_upload(req);
+        case Operation::upload_part:
+            co_return co_await upload_part(req);
         case Operation::complete_multipart_upload:
             co_return co_await complete_multipart_upload(req);
-        case Operation::abort_multipart_upload: co_return co_await abort_multipart_upload(req);
-        case Operation::list_parts: co_return co_await list_parts(req);
+        case Operation::abort_multipart_upload:
+            co_return co_await abort_multipart_upload(req);
+        case Operation::list_parts:
+            co_return co_await list_parts(req);
     }
-    co_await send_error(req, s3_error(C::not_implemented));
+    {
+        const S3Error err_ = s3_error(C::not_implemented);
+        co_await send_error(req, err_);
+    }
 }
 
 // ---------------------------------------------------------------- Buckets ----
 
 asio::awaitable<void> Connection::list_buckets(Request& req) {
     auto r = co_await blocking([&] { return server_.service.list_buckets(); });
-    if (!r) co_return co_await send_error(req, s3_error_from_status(r.status()));
-    co_await send_xml(req, http::status::ok, render_list_buckets(*r, Owner{}));
+    if (!r) {
+        const S3Error err_ = s3_error_from_status(r.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
+    {
+        const std::string xml_ = render_list_buckets(*r, Owner{});
+        co_await send_xml(req, http::status::ok, xml_);
+    }
 }
 
 asio::awaitable<void> Connection::create_bucket(Request& req) {
-    if (S3Status st = validate_bucket_name(req.addr.bucket); !st)
-        co_return co_await send_error(req, st.error());
+    if (S3Status st = validate_bucket_name(req.addr.bucket); !st) {
+        const S3Error err_ = st.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     auto body = co_await read_small_body(req, 64 * 1024);
-    if (!body) co_return co_await send_error(req, body.error());
+    if (!body) {
+        const S3Error err_ = body.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     auto location = parse_create_bucket_configuration(*body);
-    if (!location) co_return co_await send_error(req, location.error());
+    if (!location) {
+        const S3Error err_ = location.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     Status st = co_await blocking([&] { return server_.service.create_bucket(req.addr.bucket); });
-    if (!st.is_ok()) co_return co_await send_error(req, s3_error_from_status(st));
+    if (!st.is_ok()) {
+        const S3Error err_ = s3_error_from_status(st);
+        co_await send_error(req, err_);
+        co_return;
+    }
     StringResponse res = make_response(http::status::ok, req);
     res.set(http::field::location, "/" + req.addr.bucket);
     co_await send(res);
@@ -152,13 +212,21 @@ asio::awaitable<void> Connection::create_bucket(Request& req) {
 
 asio::awaitable<void> Connection::delete_bucket(Request& req) {
     Status st = co_await blocking([&] { return server_.service.delete_bucket(req.addr.bucket); });
-    if (!st.is_ok()) co_return co_await send_error(req, s3_error_from_status(st));
+    if (!st.is_ok()) {
+        const S3Error err_ = s3_error_from_status(st);
+        co_await send_error(req, err_);
+        co_return;
+    }
     co_await send_empty(req, http::status::no_content);
 }
 
 asio::awaitable<void> Connection::head_bucket(Request& req) {
     auto r = co_await blocking([&] { return server_.service.head_bucket(req.addr.bucket); });
-    if (!r) co_return co_await send_error(req, s3_error_from_status(r.status()));
+    if (!r) {
+        const S3Error err_ = s3_error_from_status(r.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
     StringResponse res = make_response(http::status::ok, req);
     res.set("x-amz-bucket-region", server_.config.region);
     co_await send(res);
@@ -166,18 +234,32 @@ asio::awaitable<void> Connection::head_bucket(Request& req) {
 
 asio::awaitable<void> Connection::get_bucket_location(Request& req) {
     auto r = co_await blocking([&] { return server_.service.head_bucket(req.addr.bucket); });
-    if (!r) co_return co_await send_error(req, s3_error_from_status(r.status()));
-    co_await send_xml(req, http::status::ok, render_location_constraint(server_.config.region));
+    if (!r) {
+        const S3Error err_ = s3_error_from_status(r.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
+    {
+        const std::string xml_ = render_location_constraint(server_.config.region);
+        co_await send_xml(req, http::status::ok, xml_);
+    }
 }
 
 asio::awaitable<void> Connection::get_bucket_versioning(Request& req) {
     auto r = co_await blocking([&] { return server_.service.head_bucket(req.addr.bucket); });
-    if (!r) co_return co_await send_error(req, s3_error_from_status(r.status()));
+    if (!r) {
+        const S3Error err_ = s3_error_from_status(r.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
     // Versioning has never been enabled: an empty configuration (S3's answer
     // for such a bucket).
-    co_await send_xml(req, http::status::ok,
-                      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration "
-                      "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>");
+    {
+        const std::string xml_ =
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration "
+            "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>";
+        co_await send_xml(req, http::status::ok, xml_);
+    }
 }
 
 asio::awaitable<void> Connection::list_objects(Request& req, bool v2) {
@@ -187,16 +269,21 @@ asio::awaitable<void> Connection::list_objects(Request& req, bool v2) {
     if (const std::string* v = req.param("delimiter")) p.delimiter = *v;
     if (const std::string* v = req.param("max-keys")) {
         auto n = parse_int(*v, 0, INT32_MAX);
-        if (!n)
-            co_return co_await send_error(
-                req, s3_error(C::invalid_argument,
-                              "Provided max-keys not an integer or within integer range"));
+        if (!n) {
+            const S3Error err_ = s3_error(
+                C::invalid_argument, "Provided max-keys not an integer or within integer range");
+            co_await send_error(req, err_);
+            co_return;
+        }
         p.max_keys = static_cast<uint32_t>(std::min<int64_t>(*n, 1000));
     }
     if (const std::string* v = req.param("encoding-type")) {
-        if (*v != "url")
-            co_return co_await send_error(
-                req, s3_error(C::invalid_argument, "Invalid Encoding Method specified in Request"));
+        if (*v != "url") {
+            const S3Error err_ =
+                s3_error(C::invalid_argument, "Invalid Encoding Method specified in Request");
+            co_await send_error(req, err_);
+            co_return;
+        }
         p.url_encode = true;
     }
     std::string start;
@@ -206,10 +293,12 @@ asio::awaitable<void> Connection::list_objects(Request& req, bool v2) {
         start = p.start_after;
         if (const std::string* v = req.param("continuation-token")) {
             auto key = decode_continuation_token(*v);
-            if (!key || v->empty())
-                co_return co_await send_error(
-                    req, s3_error(C::invalid_argument,
-                                  "The continuation token provided is incorrect"));
+            if (!key || v->empty()) {
+                const S3Error err_ =
+                    s3_error(C::invalid_argument, "The continuation token provided is incorrect");
+                co_await send_error(req, err_);
+                co_return;
+            }
             p.continuation_token = *v;
             start = std::max(start, *key);
         }
@@ -223,7 +312,11 @@ asio::awaitable<void> Connection::list_objects(Request& req, bool v2) {
     q.start_after = start;
     q.max_keys = p.max_keys;
     auto r = co_await blocking([&] { return server_.service.list_objects(req.addr.bucket, q); });
-    if (!r) co_return co_await send_error(req, s3_error_from_status(r.status()));
+    if (!r) {
+        const S3Error err_ = s3_error_from_status(r.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
     std::string next = r->is_truncated ? r->next_start_after : std::string();
     if (r->is_truncated && next.empty()) {
         // The service must say where the next page starts.
@@ -231,10 +324,16 @@ asio::awaitable<void> Connection::list_objects(Request& req, bool v2) {
         if (!r->common_prefixes.empty()) next = std::max(next, r->common_prefixes.back());
     }
     if (v2) {
-        co_await send_xml(req, http::status::ok,
-                          render_list_objects_v2(p, *r, encode_continuation_token(next), Owner{}));
+        {
+            const std::string xml_ =
+                render_list_objects_v2(p, *r, encode_continuation_token(next), Owner{});
+            co_await send_xml(req, http::status::ok, xml_);
+        }
     } else {
-        co_await send_xml(req, http::status::ok, render_list_objects_v1(p, *r, next, Owner{}));
+        {
+            const std::string xml_ = render_list_objects_v1(p, *r, next, Owner{});
+            co_await send_xml(req, http::status::ok, xml_);
+        }
     }
 }
 
@@ -247,30 +346,51 @@ asio::awaitable<void> Connection::list_multipart_uploads(Request& req) {
     if (const std::string* v = req.param("upload-id-marker")) p.upload_id_marker = *v;
     if (const std::string* v = req.param("max-uploads")) {
         auto n = parse_int(*v, 0, INT32_MAX);
-        if (!n)
-            co_return co_await send_error(
-                req, s3_error(C::invalid_argument, "Provided max-uploads not an integer"));
+        if (!n) {
+            const S3Error err_ =
+                s3_error(C::invalid_argument, "Provided max-uploads not an integer");
+            co_await send_error(req, err_);
+            co_return;
+        }
         p.max_uploads = static_cast<uint32_t>(std::min<int64_t>(*n, 1000));
     }
     if (const std::string* v = req.param("encoding-type")) {
-        if (*v != "url")
-            co_return co_await send_error(
-                req, s3_error(C::invalid_argument, "Invalid Encoding Method specified in Request"));
+        if (*v != "url") {
+            const S3Error err_ =
+                s3_error(C::invalid_argument, "Invalid Encoding Method specified in Request");
+            co_await send_error(req, err_);
+            co_return;
+        }
         p.url_encode = true;
     }
     auto r = co_await blocking([&] {
         return server_.service.list_uploads(p.bucket, p.prefix, p.delimiter, p.key_marker,
                                             p.upload_id_marker, p.max_uploads);
     });
-    if (!r) co_return co_await send_error(req, s3_error_from_status(r.status()));
-    co_await send_xml(req, http::status::ok, render_list_uploads(p, *r, Owner{}));
+    if (!r) {
+        const S3Error err_ = s3_error_from_status(r.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
+    {
+        const std::string xml_ = render_list_uploads(p, *r, Owner{});
+        co_await send_xml(req, http::status::ok, xml_);
+    }
 }
 
 asio::awaitable<void> Connection::delete_objects(Request& req) {
     auto body = co_await read_small_body(req, server_.config.max_xml_body_bytes);
-    if (!body) co_return co_await send_error(req, body.error());
+    if (!body) {
+        const S3Error err_ = body.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     auto parsed = parse_delete_objects(*body);
-    if (!parsed) co_return co_await send_error(req, parsed.error());
+    if (!parsed) {
+        const S3Error err_ = parsed.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     std::vector<std::string> deleted;
     std::vector<DeleteError> errors;
     for (const auto& key : parsed->keys) {
@@ -278,10 +398,14 @@ asio::awaitable<void> Connection::delete_objects(Request& req) {
             errors.push_back({key, st.error()});
             continue;
         }
-        Status st = co_await blocking(
-            [&] { return server_.service.delete_object(req.addr.bucket, key); });
+        Status st =
+            co_await blocking([&] { return server_.service.delete_object(req.addr.bucket, key); });
         if (st.code() == Errc::no_such_bucket) {
-            co_return co_await send_error(req, s3_error_from_status(st));
+            {
+                const S3Error err_ = s3_error_from_status(st);
+                co_await send_error(req, err_);
+                co_return;
+            }
         }
         if (!st.is_ok()) {
             errors.push_back({key, s3_error_from_status(st)});
@@ -289,7 +413,10 @@ asio::awaitable<void> Connection::delete_objects(Request& req) {
             deleted.push_back(key);
         }
     }
-    co_await send_xml(req, http::status::ok, render_delete_result(deleted, errors));
+    {
+        const std::string xml_ = render_delete_result(deleted, errors);
+        co_await send_xml(req, http::status::ok, xml_);
+    }
 }
 
 // ---------------------------------------------------------------- Objects ----
@@ -324,24 +451,51 @@ asio::awaitable<S3Result<service::BodyDigest>> Connection::stream_body_into(
 
 asio::awaitable<void> Connection::put_object(Request& req) {
     auto size = declared_body_size(req);
-    if (!size) co_return co_await send_error(req, size.error());
+    if (!size) {
+        const S3Error err_ = size.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     auto headers = object_headers_from_request(req.headers);
-    if (!headers) co_return co_await send_error(req, headers.error());
+    if (!headers) {
+        const S3Error err_ = headers.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     auto conditions = write_conditions(req);
-    if (!conditions) co_return co_await send_error(req, conditions.error());
-    if (S3Status st = begin_body(req, service::kMaxPutBytes, true, C::entity_too_large); !st)
-        co_return co_await send_error(req, st.error());
+    if (!conditions) {
+        const S3Error err_ = conditions.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
+    if (S3Status st = begin_body(req, service::kMaxPutBytes, true, C::entity_too_large); !st) {
+        const S3Error err_ = st.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
 
-    auto writer = co_await blocking(
-        [&] { return server_.service.begin_put(req.addr.bucket, req.addr.key); });
-    if (!writer) co_return co_await send_error(req, s3_error_from_status(writer.status()));
+    auto writer =
+        co_await blocking([&] { return server_.service.begin_put(req.addr.bucket, req.addr.key); });
+    if (!writer) {
+        const S3Error err_ = s3_error_from_status(writer.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
     auto digest = co_await stream_body_into(req, **writer);
-    if (!digest) co_return co_await send_error(req, digest.error());
+    if (!digest) {
+        const S3Error err_ = digest.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     auto info = co_await blocking([&] {
-        return server_.service.commit_put(std::move(writer.value()), req.addr.bucket,
-                                          req.addr.key, *headers, *conditions);
+        return server_.service.commit_put(std::move(writer.value()), req.addr.bucket, req.addr.key,
+                                          *headers, *conditions);
     });
-    if (!info) co_return co_await send_error(req, s3_error_from_status(info.status()));
+    if (!info) {
+        const S3Error err_ = s3_error_from_status(info.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
     StringResponse res = make_response(http::status::ok, req);
     res.set(http::field::etag, quote_etag(info->etag));
     co_await send(res);
@@ -357,50 +511,86 @@ asio::awaitable<void> Connection::copy_object(Request& req) {
     auto src_bucket = percent_decode(src_raw.substr(0, slash));
     auto src_key = slash == std::string_view::npos ? std::optional<std::string>()
                                                    : percent_decode(src_raw.substr(slash + 1));
-    if (!src_bucket || !src_key || src_bucket->empty() || src_key->empty())
-        co_return co_await send_error(
-            req, s3_error(C::invalid_argument, "Copy Source must mention the source bucket and key: "
-                                               "sourcebucket/sourcekey"));
-    if (S3Status st = validate_key(*src_key); !st) co_return co_await send_error(req, st.error());
+    if (!src_bucket || !src_key || src_bucket->empty() || src_key->empty()) {
+        const S3Error err_ = s3_error(C::invalid_argument,
+                                      "Copy Source must mention the source bucket and key: "
+                                      "sourcebucket/sourcekey");
+        co_await send_error(req, err_);
+        co_return;
+    }
+    if (S3Status st = validate_key(*src_key); !st) {
+        const S3Error err_ = st.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
 
     std::optional<service::ObjectHeaders> new_headers;
     std::string directive = "COPY";
-    if (const std::string* d = req.header("x-amz-metadata-directive")) directive = std::string(trim(*d));
+    if (const std::string* d = req.header("x-amz-metadata-directive"))
+        directive = std::string(trim(*d));
     if (directive == "REPLACE") {
         auto h = object_headers_from_request(req.headers);
-        if (!h) co_return co_await send_error(req, h.error());
+        if (!h) {
+            const S3Error err_ = h.error();
+            co_await send_error(req, err_);
+            co_return;
+        }
         new_headers = std::move(h.value());
     } else if (directive != "COPY") {
-        co_return co_await send_error(
-            req, s3_error(C::invalid_argument, "Unknown metadata directive."));
+        {
+            const S3Error err_ = s3_error(C::invalid_argument, "Unknown metadata directive.");
+            co_await send_error(req, err_);
+            co_return;
+        }
     }
     if (!new_headers && *src_bucket == req.addr.bucket && *src_key == req.addr.key) {
-        co_return co_await send_error(
-            req, s3_error(C::invalid_request,
-                          "This copy request is illegal because it is trying to copy an object "
-                          "to itself without changing the object's metadata, storage class, "
-                          "website redirect location or encryption attributes."));
+        {
+            const S3Error err_ =
+                s3_error(C::invalid_request,
+                         "This copy request is illegal because it is trying to copy an object "
+                         "to itself without changing the object's metadata, storage class, "
+                         "website redirect location or encryption attributes.");
+            co_await send_error(req, err_);
+            co_return;
+        }
     }
     auto conditions = write_conditions(req);
-    if (!conditions) co_return co_await send_error(req, conditions.error());
+    if (!conditions) {
+        const S3Error err_ = conditions.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
 
     ConditionalHeaders src_cond = conditional_headers(req, "x-amz-copy-source-");
     if (src_cond.if_match || src_cond.if_none_match || src_cond.if_modified_since ||
         src_cond.if_unmodified_since) {
-        auto src = co_await blocking(
-            [&] { return server_.service.head_object(*src_bucket, *src_key); });
-        if (!src) co_return co_await send_error(req, s3_error_from_status(src.status()));
+        auto src =
+            co_await blocking([&] { return server_.service.head_object(*src_bucket, *src_key); });
+        if (!src) {
+            const S3Error err_ = s3_error_from_status(src.status());
+            co_await send_error(req, err_);
+            co_return;
+        }
         if (evaluate_conditions(src_cond, src->etag, src->last_modified_ms) !=
-            ConditionOutcome::proceed)
-            co_return co_await send_error(req, s3_error(C::precondition_failed));
+            ConditionOutcome::proceed) {
+            const S3Error err_ = s3_error(C::precondition_failed);
+            co_await send_error(req, err_);
+            co_return;
+        }
     }
     auto info = co_await blocking([&] {
         return server_.service.copy_object(*src_bucket, *src_key, req.addr.bucket, req.addr.key,
                                            new_headers, *conditions);
     });
-    if (!info) co_return co_await send_error(req, s3_error_from_status(info.status()));
-    co_await send_xml(req, http::status::ok,
-                      render_copy_object_result(info->etag, info->last_modified_ms));
+    if (!info) {
+        const S3Error err_ = s3_error_from_status(info.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
+    {
+        const std::string xml_ = render_copy_object_result(info->etag, info->last_modified_ms);
+        co_await send_xml(req, http::status::ok, xml_);
+    }
 }
 
 asio::awaitable<void> Connection::get_object(Request& req) {
@@ -415,11 +605,18 @@ asio::awaitable<void> Connection::get_object(Request& req) {
     for (int attempt = 0;; ++attempt) {
         auto head = co_await blocking(
             [&] { return server_.service.head_object(req.addr.bucket, req.addr.key); });
-        if (!head) co_return co_await send_error(req, s3_error_from_status(head.status()));
+        if (!head) {
+            const S3Error err_ = s3_error_from_status(head.status());
+            co_await send_error(req, err_);
+            co_return;
+        }
         info = std::move(head.value());
         ConditionOutcome outcome = evaluate_conditions(cond, info.etag, info.last_modified_ms);
-        if (outcome == ConditionOutcome::precondition_failed)
-            co_return co_await send_error(req, s3_error(C::precondition_failed));
+        if (outcome == ConditionOutcome::precondition_failed) {
+            const S3Error err_ = s3_error(C::precondition_failed);
+            co_await send_error(req, err_);
+            co_return;
+        }
         if (outcome == ConditionOutcome::not_modified) {
             http::response<http::empty_body> res{http::status::not_modified, 11};
             add_common_headers(res, req);
@@ -436,8 +633,8 @@ asio::awaitable<void> Connection::get_object(Request& req) {
             res.set(http::field::content_range, fmt::format("bytes */{}", info.size));
             if (!req.is_head) {
                 res.set(http::field::content_type, "application/xml");
-                res.body() = render_error_xml(s3_error(C::invalid_range), req.resource,
-                                              req.request_id);
+                res.body() =
+                    render_error_xml(s3_error(C::invalid_range), req.resource, req.request_id);
             }
             co_return co_await send(res);
         }
@@ -448,7 +645,11 @@ asio::awaitable<void> Connection::get_object(Request& req) {
             [&] { return server_.service.get_object(req.addr.bucket, req.addr.key, br); });
         if (!r) {
             if (r.status().code() == Errc::invalid_range && attempt < 3) continue;  // shrank
-            co_return co_await send_error(req, s3_error_from_status(r.status()));
+            {
+                const S3Error err_ = s3_error_from_status(r.status());
+                co_await send_error(req, err_);
+                co_return;
+            }
         }
         reader = std::move(r.value());
         if (reader->info().etag == info.etag || attempt >= 3) {
@@ -458,10 +659,10 @@ asio::awaitable<void> Connection::get_object(Request& req) {
     }
 
     const bool partial = range.present;
-    const uint64_t length = req.is_head ? (partial ? range.last - range.first + 1 : info.size)
-                                        : reader->length();
-    http::response<http::buffer_body> res{partial ? http::status::partial_content : http::status::ok,
-                                          11};
+    const uint64_t length =
+        req.is_head ? (partial ? range.last - range.first + 1 : info.size) : reader->length();
+    http::response<http::buffer_body> res{
+        partial ? http::status::partial_content : http::status::ok, 11};
     add_common_headers(res, req);
     set_object_headers(res, info, req.query);
     if (partial) {
@@ -495,10 +696,10 @@ asio::awaitable<void> Connection::get_object(Request& req) {
         if (!piece || piece->empty()) {
             // Headers are gone: the only honest signal left is to cut the
             // connection, so the client sees a short body.
-            server_.log->error("{} GET {}/{}: stream failed after {} of {} bytes: {}",
-                               req.request_id, req.addr.bucket, req.addr.key, sent, length,
-                               piece ? std::string("reader ended early")
-                                     : piece.status().to_string());
+            server_.log->error(
+                "{} GET {}/{}: stream failed after {} of {} bytes: {}", req.request_id,
+                req.addr.bucket, req.addr.key, sent, length,
+                piece ? std::string("reader ended early") : piece.status().to_string());
             broken_ = true;
             co_return;
         }
@@ -526,7 +727,11 @@ asio::awaitable<void> Connection::get_object(Request& req) {
 asio::awaitable<void> Connection::delete_object(Request& req) {
     Status st = co_await blocking(
         [&] { return server_.service.delete_object(req.addr.bucket, req.addr.key); });
-    if (!st.is_ok()) co_return co_await send_error(req, s3_error_from_status(st));
+    if (!st.is_ok()) {
+        const S3Error err_ = s3_error_from_status(st);
+        co_await send_error(req, err_);
+        co_return;
+    }
     co_await send_empty(req, http::status::no_content);
 }
 
@@ -534,42 +739,75 @@ asio::awaitable<void> Connection::delete_object(Request& req) {
 
 asio::awaitable<void> Connection::create_multipart_upload(Request& req) {
     auto headers = object_headers_from_request(req.headers);
-    if (!headers) co_return co_await send_error(req, headers.error());
-    auto id = co_await blocking([&] {
-        return server_.service.create_multipart(req.addr.bucket, req.addr.key, *headers);
-    });
-    if (!id) co_return co_await send_error(req, s3_error_from_status(id.status()));
-    co_await send_xml(req, http::status::ok,
-                      render_initiate_multipart(req.addr.bucket, req.addr.key, *id));
+    if (!headers) {
+        const S3Error err_ = headers.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
+    auto id = co_await blocking(
+        [&] { return server_.service.create_multipart(req.addr.bucket, req.addr.key, *headers); });
+    if (!id) {
+        const S3Error err_ = s3_error_from_status(id.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
+    {
+        const std::string xml_ = render_initiate_multipart(req.addr.bucket, req.addr.key, *id);
+        co_await send_xml(req, http::status::ok, xml_);
+    }
 }
 
 asio::awaitable<void> Connection::upload_part(Request& req) {
     const std::string* num = req.param("partNumber");
     const std::string* upload_id = req.param("uploadId");
-    if (num == nullptr || upload_id == nullptr || upload_id->empty())
-        co_return co_await send_error(
-            req, s3_error(C::invalid_request, "UploadPart needs partNumber and uploadId."));
+    if (num == nullptr || upload_id == nullptr || upload_id->empty()) {
+        const S3Error err_ =
+            s3_error(C::invalid_request, "UploadPart needs partNumber and uploadId.");
+        co_await send_error(req, err_);
+        co_return;
+    }
     auto part = parse_int(*num, 1, service::kMaxPartNumber);
-    if (!part)
-        co_return co_await send_error(
-            req, s3_error(C::invalid_argument,
-                          "Part number must be an integer between 1 and 10000, inclusive"));
+    if (!part) {
+        const S3Error err_ = s3_error(
+            C::invalid_argument, "Part number must be an integer between 1 and 10000, inclusive");
+        co_await send_error(req, err_);
+        co_return;
+    }
     auto size = declared_body_size(req);
-    if (!size) co_return co_await send_error(req, size.error());
-    if (S3Status st = begin_body(req, service::kMaxPartBytes, true, C::entity_too_large); !st)
-        co_return co_await send_error(req, st.error());
+    if (!size) {
+        const S3Error err_ = size.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
+    if (S3Status st = begin_body(req, service::kMaxPartBytes, true, C::entity_too_large); !st) {
+        const S3Error err_ = st.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     const auto part_number = static_cast<uint32_t>(*part);
     auto writer = co_await blocking([&] {
         return server_.service.begin_part(req.addr.bucket, req.addr.key, *upload_id, part_number);
     });
-    if (!writer) co_return co_await send_error(req, s3_error_from_status(writer.status()));
+    if (!writer) {
+        const S3Error err_ = s3_error_from_status(writer.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
     auto digest = co_await stream_body_into(req, **writer);
-    if (!digest) co_return co_await send_error(req, digest.error());
+    if (!digest) {
+        const S3Error err_ = digest.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     auto info = co_await blocking([&] {
-        return server_.service.commit_part(std::move(writer.value()), req.addr.bucket,
-                                           req.addr.key, *upload_id, part_number);
+        return server_.service.commit_part(std::move(writer.value()), req.addr.bucket, req.addr.key,
+                                           *upload_id, part_number);
     });
-    if (!info) co_return co_await send_error(req, s3_error_from_status(info.status()));
+    if (!info) {
+        const S3Error err_ = s3_error_from_status(info.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
     StringResponse res = make_response(http::status::ok, req);
     res.set(http::field::etag, quote_etag(info->etag));
     co_await send(res);
@@ -578,29 +816,50 @@ asio::awaitable<void> Connection::upload_part(Request& req) {
 asio::awaitable<void> Connection::complete_multipart_upload(Request& req) {
     const std::string* upload_id = req.param("uploadId");
     auto conditions = write_conditions(req);
-    if (!conditions) co_return co_await send_error(req, conditions.error());
+    if (!conditions) {
+        const S3Error err_ = conditions.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     auto body = co_await read_small_body(req, server_.config.max_xml_body_bytes);
-    if (!body) co_return co_await send_error(req, body.error());
+    if (!body) {
+        const S3Error err_ = body.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     auto parts = parse_complete_multipart(*body);
-    if (!parts) co_return co_await send_error(req, parts.error());
+    if (!parts) {
+        const S3Error err_ = parts.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
     auto info = co_await blocking([&] {
-        return server_.service.complete_multipart(req.addr.bucket, req.addr.key, *upload_id,
-                                                  *parts, *conditions);
+        return server_.service.complete_multipart(req.addr.bucket, req.addr.key, *upload_id, *parts,
+                                                  *conditions);
     });
-    if (!info) co_return co_await send_error(req, s3_error_from_status(info.status()));
-    std::string location = fmt::format("http://{}/{}/{}", req.host, req.addr.bucket,
-                                       uri_encode(req.addr.key, false));
-    co_await send_xml(req, http::status::ok,
-                      render_complete_multipart(location, req.addr.bucket, req.addr.key,
-                                                info->etag));
+    if (!info) {
+        const S3Error err_ = s3_error_from_status(info.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
+    std::string location =
+        fmt::format("http://{}/{}/{}", req.host, req.addr.bucket, uri_encode(req.addr.key, false));
+    {
+        const std::string xml_ =
+            render_complete_multipart(location, req.addr.bucket, req.addr.key, info->etag);
+        co_await send_xml(req, http::status::ok, xml_);
+    }
 }
 
 asio::awaitable<void> Connection::abort_multipart_upload(Request& req) {
     const std::string* upload_id = req.param("uploadId");
-    Status st = co_await blocking([&] {
-        return server_.service.abort_multipart(req.addr.bucket, req.addr.key, *upload_id);
-    });
-    if (!st.is_ok()) co_return co_await send_error(req, s3_error_from_status(st));
+    Status st = co_await blocking(
+        [&] { return server_.service.abort_multipart(req.addr.bucket, req.addr.key, *upload_id); });
+    if (!st.is_ok()) {
+        const S3Error err_ = s3_error_from_status(st);
+        co_await send_error(req, err_);
+        co_return;
+    }
     co_await send_empty(req, http::status::no_content);
 }
 
@@ -611,24 +870,35 @@ asio::awaitable<void> Connection::list_parts(Request& req) {
     p.upload_id = *req.param("uploadId");
     if (const std::string* v = req.param("part-number-marker")) {
         auto n = parse_int(*v, 0, service::kMaxPartNumber);
-        if (!n)
-            co_return co_await send_error(
-                req, s3_error(C::invalid_argument, "Invalid part-number-marker."));
+        if (!n) {
+            const S3Error err_ = s3_error(C::invalid_argument, "Invalid part-number-marker.");
+            co_await send_error(req, err_);
+            co_return;
+        }
         p.part_number_marker = static_cast<uint32_t>(*n);
     }
     if (const std::string* v = req.param("max-parts")) {
         auto n = parse_int(*v, 0, INT32_MAX);
-        if (!n)
-            co_return co_await send_error(req,
-                                          s3_error(C::invalid_argument, "Invalid max-parts."));
+        if (!n) {
+            const S3Error err_ = s3_error(C::invalid_argument, "Invalid max-parts.");
+            co_await send_error(req, err_);
+            co_return;
+        }
         p.max_parts = static_cast<uint32_t>(std::min<int64_t>(*n, 1000));
     }
     auto r = co_await blocking([&] {
         return server_.service.list_parts(p.bucket, p.key, p.upload_id, p.part_number_marker,
                                           p.max_parts);
     });
-    if (!r) co_return co_await send_error(req, s3_error_from_status(r.status()));
-    co_await send_xml(req, http::status::ok, render_list_parts(p, *r, Owner{}));
+    if (!r) {
+        const S3Error err_ = s3_error_from_status(r.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
+    {
+        const std::string xml_ = render_list_parts(p, *r, Owner{});
+        co_await send_xml(req, http::status::ok, xml_);
+    }
 }
 
 }  // namespace cleave::s3

@@ -80,28 +80,48 @@ TestResponse TestClient::send(const TestRequest& r) {
         if (req.body().empty()) req.erase(http::field::content_length);
     }
     for (int attempt = 0; attempt < 2; ++attempt) {
+        beast::error_code ec;
         if (!conn_->stream) {
             conn_->stream.emplace(conn_->ioc);
-            conn_->stream->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+            conn_->stream->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
             conn_->buffer.clear();
             ++connections_opened_;
+            if (ec) {
+                conn_->stream.reset();
+                TestResponse fail;
+                fail.status = -1;
+                fail.body = ec.message();
+                return fail;
+            }
         }
         conn_->stream->expires_after(std::chrono::seconds(30));
-        beast::error_code ec;
         http::write(*conn_->stream, req, ec);
-        http::response_parser<http::string_body> parser;
-        parser.body_limit(boost::none);
-        if (r.method == "HEAD") parser.skip(true);
-        if (!ec) http::read(*conn_->stream, conn_->buffer, parser, ec);
+        // Interim 1xx responses (100 Continue) precede the final one.
+        std::optional<http::response_parser<http::string_body>> parser;
+        bool got_header = false;
+        while (!ec) {
+            parser.emplace();
+            parser->body_limit(boost::none);
+            if (r.method == "HEAD") parser->skip(true);
+            http::read_header(*conn_->stream, conn_->buffer, *parser, ec);
+            if (ec) break;
+            got_header = true;
+            if (parser->get().result_int() / 100 != 1) {
+                http::read(*conn_->stream, conn_->buffer, *parser, ec);
+                break;
+            }
+        }
         if (ec) {
             conn_->stream.reset();
-            if (attempt == 0) continue;  // a kept-alive connection the server closed
+            // Only a kept-alive connection that the server closed before
+            // answering is retried; a response cut short is reported.
+            if (attempt == 0 && !got_header) continue;
             TestResponse fail;
             fail.status = -1;
             fail.body = ec.message();
             return fail;
         }
-        auto msg = parser.release();
+        auto msg = parser->release();
         TestResponse out;
         out.status = static_cast<int>(msg.result_int());
         for (const auto& f : msg) out.headers[to_lower(f.name_string())] = std::string(f.value());

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
-#include <boost/asio/as_tuple.hpp>
 #include <fmt/format.h>
+#include <boost/asio/as_tuple.hpp>
 
 #include "common/logging.h"
 #include "common/random.h"
@@ -25,12 +25,14 @@ Server::Impl::Impl(ServerConfig c, service::ObjectService& s, const CredentialPr
     suffixes = {"localhost", "s3.localhost"};
     for (const auto& sfx : config.virtual_host_suffixes) {
         std::string l = to_lower(trim(sfx));
-        while (!l.empty() && l.front() == '.') l.erase(l.begin());
+        while (!l.empty() && l.front() == '.')
+            l.erase(l.begin());
         if (!l.empty() && std::find(suffixes.begin(), suffixes.end(), l) == suffixes.end())
             suffixes.push_back(l);
     }
     std::string seed = os_random_bytes(8);
-    for (unsigned char ch : seed) request_id_base = (request_id_base << 8) | ch;
+    for (unsigned char ch : seed)
+        request_id_base = (request_id_base << 8) | ch;
 }
 
 int64_t Server::Impl::now_ms() const {
@@ -44,7 +46,10 @@ std::string Server::Impl::next_request_id() {
 
 asio::awaitable<void> Server::Impl::accept_loop() {
     while (!stopped.load()) {
-        auto [ec, socket] = co_await acceptor->async_accept(asio::make_strand(*ioc), kTuple);
+        // Each connection gets its own strand. (Named, not a temporary: GCC 12
+        // mishandles non-trivial temporaries in a co_await full-expression.)
+        auto strand = asio::make_strand(*ioc);
+        auto [ec, socket] = co_await acceptor->async_accept(strand, kTuple);
         if (ec) {
             if (ec == asio::error::operation_aborted || stopped.load()) co_return;
             log->warn("accept failed: {}", ec.message());
@@ -55,7 +60,8 @@ asio::awaitable<void> Server::Impl::accept_loop() {
         }
         auto ex = socket.get_executor();
         auto conn = std::make_shared<Connection>(*this, std::move(socket));
-        asio::co_spawn(ex, [conn]() { return conn->run(); }, asio::detached);
+        asio::co_spawn(
+            ex, [conn]() { return conn->run(); }, asio::detached);
     }
 }
 
@@ -63,7 +69,9 @@ Server::Server(ServerConfig config, service::ObjectService& service,
                const CredentialProvider& credentials)
     : impl_(std::make_unique<Impl>(std::move(config), service, credentials)) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+    stop();
+}
 
 Status Server::start() {
     Impl& s = *impl_;
@@ -71,11 +79,14 @@ Status Server::start() {
     s.started = true;
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(s.config.listen_host, ec);
-    if (ec) return Status::invalid_argument(fmt::format("bad listen address '{}': {}",
-                                                        s.config.listen_host, ec.message()));
-    s.ioc = std::make_unique<asio::io_context>(static_cast<int>(std::max<size_t>(1, s.config.io_threads)));
+    if (ec)
+        return Status::invalid_argument(
+            fmt::format("bad listen address '{}': {}", s.config.listen_host, ec.message()));
+    s.ioc = std::make_unique<asio::io_context>(
+        static_cast<int>(std::max<size_t>(1, s.config.io_threads)));
     size_t pool_threads = s.config.threads;
-    if (pool_threads == 0) pool_threads = std::max<size_t>(4, 2 * std::thread::hardware_concurrency());
+    if (pool_threads == 0)
+        pool_threads = std::max<size_t>(4, 2 * std::thread::hardware_concurrency());
     s.pool = std::make_unique<asio::thread_pool>(pool_threads);
     s.acceptor = std::make_unique<tcp::acceptor>(*s.ioc);
     tcp::endpoint ep(addr, s.config.listen_port);
@@ -89,7 +100,8 @@ Status Server::start() {
     if (s.acceptor->listen(asio::socket_base::max_listen_connections, ec); ec)
         return Status::io_error(fmt::format("listen: {}", ec.message()));
     s.bound_port = s.acceptor->local_endpoint().port();
-    asio::co_spawn(*s.ioc, [&s]() { return s.accept_loop(); }, asio::detached);
+    asio::co_spawn(
+        *s.ioc, [&s]() { return s.accept_loop(); }, asio::detached);
     for (size_t i = 0; i < std::max<size_t>(1, s.config.io_threads); ++i) {
         s.io_threads.emplace_back([&s] {
             // Handlers do not throw (errors are values); a throw here is a
@@ -110,7 +122,9 @@ Status Server::start() {
     return Status::ok();
 }
 
-uint16_t Server::port() const { return impl_->bound_port; }
+uint16_t Server::port() const {
+    return impl_->bound_port;
+}
 
 void Server::stop() {
     Impl& s = *impl_;
@@ -124,7 +138,8 @@ void Server::stop() {
         s.acceptor->close(ec);
     });
     s.ioc->stop();
-    for (auto& t : s.io_threads) t.join();
+    for (auto& t : s.io_threads)
+        t.join();
     s.io_threads.clear();
     // Blocking calls in flight finish before the coroutines that wait for
     // them are destroyed.
@@ -192,8 +207,10 @@ S3Result<Request> Connection::build_request() {
     }
     size_t qm = target.find('?');
     req.raw_path = std::string(target.substr(0, qm));
-    req.raw_query = qm == std::string_view::npos ? std::string() : std::string(target.substr(qm + 1));
-    for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    req.raw_query =
+        qm == std::string_view::npos ? std::string() : std::string(target.substr(qm + 1));
+    for (const auto& f : msg)
+        req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     if (const std::string* h = req.header("host")) req.host = *h;
     req.resource = percent_decode(req.raw_path).value_or(req.raw_path);
     auto q = parse_query(req.raw_query);
@@ -222,9 +239,9 @@ asio::awaitable<void> Connection::send(StringResponse& res) {
 
 asio::awaitable<void> Connection::send_error(const Request& req, const S3Error& error) {
     int status = error.http_status();
-    if (status >= 500) {
-        server_.log->warn("{} {} {}: {} {}", req.request_id, req.method, req.resource,
-                          error.name(), error.effective_message());
+    if (status >= 500 && status != 501) {
+        server_.log->warn("{} {} {}: {} {}", req.request_id, req.method, req.resource, error.name(),
+                          error.effective_message());
     } else {
         server_.log->debug("{} {} {}: {} {}", req.request_id, req.method, req.resource,
                            error.name(), error.effective_message());
@@ -241,10 +258,10 @@ asio::awaitable<void> Connection::send_error(const Request& req, const S3Error& 
 }
 
 asio::awaitable<void> Connection::send_xml(const Request& req, http::status status,
-                                           std::string xml) {
+                                           const std::string& xml) {
     StringResponse res = make_response(status, req);
     res.set(http::field::content_type, "application/xml");
-    res.body() = std::move(xml);
+    res.body() = xml;
     co_await send(res);
 }
 
@@ -284,15 +301,23 @@ asio::awaitable<bool> Connection::serve_one() {
             co_return false;
         }
         if (ec == http::error::header_limit) {
-            co_await send_bare_error(s3_error(
-                C::request_header_section_too_large,
-                fmt::format("Your request header section exceeds the maximum allowed size of {} "
-                            "bytes.", server_.config.max_header_bytes)));
+            {
+                const S3Error err_ = s3_error(
+                    C::request_header_section_too_large,
+                    fmt::format(
+                        "Your request header section exceeds the maximum allowed size of {} "
+                        "bytes.",
+                        server_.config.max_header_bytes));
+                co_await send_bare_error(err_);
+            }
         } else if (ec == http::error::partial_message) {
             broken_ = true;
         } else {
-            co_await send_bare_error(
-                s3_error(C::invalid_request, fmt::format("Malformed HTTP request: {}.", ec.message())));
+            {
+                const S3Error err_ = s3_error(
+                    C::invalid_request, fmt::format("Malformed HTTP request: {}.", ec.message()));
+                co_await send_bare_error(err_);
+            }
         }
         co_return false;
     }
@@ -302,7 +327,10 @@ asio::awaitable<bool> Connection::serve_one() {
         Request req;
         req.request_id = server_.next_request_id();
         req.resource = "/";
-        co_await send_error(req, built.error());
+        {
+            const S3Error err_ = built.error();
+            co_await send_error(req, err_);
+        }
         co_return !close_after_ && !broken_;
     }
     Request req = std::move(built.value());
@@ -376,8 +404,7 @@ asio::awaitable<S3Result<std::string>> Connection::read_raw(size_t max_bytes) {
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
         broken_ = true;
-        if (ec == beast::error::timeout)
-            co_return s3_error(C::request_timeout);
+        if (ec == beast::error::timeout) co_return s3_error(C::request_timeout);
         co_return s3_error(C::incomplete_body,
                            fmt::format("The request body ended early ({}).", ec.message()));
     }

@@ -90,7 +90,7 @@ private:
     void add_common_headers(http::response<Body>& res, const Request& req);
     asio::awaitable<void> send(StringResponse& res);
     asio::awaitable<void> send_error(const Request& req, const S3Error& error);
-    asio::awaitable<void> send_xml(const Request& req, http::status status, std::string xml);
+    asio::awaitable<void> send_xml(const Request& req, http::status status, const std::string& xml);
     asio::awaitable<void> send_empty(const Request& req, http::status status);
     asio::awaitable<void> send_bare_error(const S3Error& error);  // before a Request exists
     asio::awaitable<void> close_gracefully();
@@ -172,8 +172,9 @@ template <typename F>
 asio::awaitable<std::invoke_result_t<F&>> Connection::blocking(F f) {
     using R = std::invoke_result_t<F&>;
     // co_spawn's result type must be default-constructible; Result<T> is not.
+    auto pool_executor = server_.pool->get_executor();
     std::optional<R> r = co_await asio::co_spawn(
-        server_.pool->get_executor(),
+        pool_executor,
         [&f]() -> asio::awaitable<std::optional<R>> { co_return std::optional<R>(f()); },
         asio::use_awaitable);
     co_return std::move(*r);

@@ -4,6 +4,8 @@
 #include <charconv>
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "common/hash.h"
 
@@ -345,6 +347,86 @@ S3Result<AuthContext> verify_header(const SigV4Request& req, std::string_view au
     return ctx;
 }
 
+// ---- Legacy SigV2 presigned URLs ----
+
+// Sub-resources that belong to SigV2's CanonicalizedResource.
+constexpr std::string_view kV2Subresources[] = {
+    "acl", "cors", "delete", "lifecycle", "location", "logging", "notification", "partNumber",
+    "policy", "requestPayment", "response-cache-control", "response-content-disposition",
+    "response-content-encoding", "response-content-language", "response-content-type",
+    "response-expires", "restore", "tagging", "torrent", "uploadId", "uploads", "versionId",
+    "versioning", "versions", "website",
+};
+
+std::string hmac_sha1(std::string_view key, std::string_view data) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+    return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+S3Result<AuthContext> verify_presigned_v2(const SigV4Request& req,
+                                          const CredentialProvider& credentials,
+                                          const VerifyOptions& options) {
+    constexpr C bad = C::authorization_query_parameters_error;
+    const std::string* key = find_param(req.query, "AWSAccessKeyId");
+    const std::string* expires = find_param(req.query, "Expires");
+    const std::string* signature = find_param(req.query, "Signature");
+    if (!key || !expires || !signature)
+        return s3_error(bad, "Query-string authentication requires the Signature, Expires and "
+                             "AWSAccessKeyId parameters");
+    int64_t expires_s = 0;
+    auto [p, ec] = std::from_chars(expires->data(), expires->data() + expires->size(), expires_s);
+    if (ec != std::errc() || p != expires->data() + expires->size())
+        return s3_error(bad, "Expires is not a number");
+    if (options.now_ms > expires_s * 1000) return s3_error(C::access_denied, "Request has expired");
+    if (expires_s * 1000 > options.now_ms + kMaxPresignExpirySeconds * 1000 + options.max_skew_ms)
+        return s3_error(bad, "Expires must be less than a week (in seconds) from now");
+    auto secret = credentials.secret_for(*key);
+    if (!secret) return s3_error(C::invalid_access_key_id);
+
+    auto header = [&](std::string_view name) {
+        const std::string* v = find_header(req.headers, name);
+        return v ? std::string(trim(*v)) : std::string();
+    };
+    std::string sts = req.method + "\n" + header("content-md5") + "\n" + header("content-type") +
+                      "\n" + *expires + "\n";
+    std::vector<std::pair<std::string, std::string>> amz;
+    for (const auto& [n, v] : req.headers) {
+        std::string l = to_lower(n);
+        if (!l.starts_with("x-amz-")) continue;
+        auto it = std::find_if(amz.begin(), amz.end(), [&](const auto& e) { return e.first == l; });
+        if (it == amz.end()) amz.emplace_back(l, std::string(trim(v)));
+        else it->second += "," + std::string(trim(v));
+    }
+    std::sort(amz.begin(), amz.end());
+    for (const auto& [n, v] : amz) sts += n + ":" + v + "\n";
+    std::string resource;
+    if (!req.virtual_host_bucket.empty()) resource = "/" + req.virtual_host_bucket;
+    resource += req.raw_path.empty() ? std::string("/") : req.raw_path;
+    std::vector<std::pair<std::string, std::string>> subs;
+    for (const auto& [n, v] : req.query) {
+        if (std::find(std::begin(kV2Subresources), std::end(kV2Subresources), n) !=
+            std::end(kV2Subresources))
+            subs.emplace_back(n, v);
+    }
+    std::sort(subs.begin(), subs.end());
+    for (size_t i = 0; i < subs.size(); ++i) {
+        resource += i == 0 ? '?' : '&';
+        resource += subs[i].first;
+        if (!subs[i].second.empty()) resource += "=" + subs[i].second;
+    }
+    sts += resource;
+    std::string expected = base64_encode(hmac_sha1(*secret, sts));
+    if (!equal_ct(expected, *signature)) return s3_error(C::signature_does_not_match);
+    AuthContext ctx;
+    ctx.access_key = *key;
+    ctx.presigned = true;
+    ctx.payload_mode = PayloadMode::unsigned_payload;
+    return ctx;
+}
+
 }  // namespace
 
 bool is_streaming(PayloadMode mode) {
@@ -447,8 +529,7 @@ S3Result<AuthContext> verify_request(const SigV4Request& request,
     if (has_query_auth) return verify_presigned(request, credentials, options);
     if (find_param(request.query, "Signature") != nullptr ||
         find_param(request.query, "AWSAccessKeyId") != nullptr)
-        return s3_error(C::invalid_request,
-                        "Signature Version 2 is not supported; sign with AWS4-HMAC-SHA256.");
+        return verify_presigned_v2(request, credentials, options);
     return s3_error(C::access_denied, "Anonymous requests are not allowed.");
 }
 

@@ -11,6 +11,10 @@
 //   - a presigned URL (X-Amz-Algorithm, -Credential, -Date, -Expires,
 //     -SignedHeaders, -Signature in the query); expiry 1 s to 7 days;
 //   - nothing: anonymous requests are refused with AccessDenied.
+// Legacy: SigV2 *presigned URLs* (AWSAccessKeyId, Expires, Signature in the
+// query) are also accepted, with the same 7-day bound, because boto3's
+// generate_presigned_url and awscli v1's `s3 presign` still produce them by
+// default. SigV2 Authorization headers are refused (InvalidRequest).
 //
 // The credential scope's region is accepted as sent (any region), so clients
 // configured for another default region still work against one endpoint; the
@@ -51,6 +55,9 @@ struct SigV4Request {
     std::string raw_path;  // as on the wire: percent-encoded, without the query
     QueryParams query;     // decoded name/value pairs, in wire order
     HeaderList headers;    // names in any case; repeated names allowed
+    // The bucket when it was addressed by the Host header (virtual-host
+    // style); only the legacy SigV2 presigned URLs below need it.
+    std::string virtual_host_bucket;
 };
 
 // How the body of an authenticated request is to be checked.

@@ -38,13 +38,15 @@ void Checker::on_persisted(NodeId node, const raft::RaftLog& log,
     for (const auto& e : entries) {
         auto prev = log.term_at(e.index.prev());
         if (!prev) continue;  // compacted meanwhile
-        auto [it, inserted] = persisted_.emplace(std::make_pair(e.index, e.term), Persisted{e, *prev});
+        auto [it, inserted] =
+            persisted_.emplace(std::make_pair(e.index, e.term), Persisted{e, *prev});
         if (inserted) continue;
         if (!(it->second.entry == e) || it->second.prev_term != *prev) {
-            fail(fmt::format("log matching: node {} persisted {} (prev term {}) but {} (prev term "
-                             "{}) exists",
-                             node, format_entry(e), *prev, format_entry(it->second.entry),
-                             it->second.prev_term));
+            fail(
+                fmt::format("log matching: node {} persisted {} (prev term {}) but {} (prev term "
+                            "{}) exists",
+                            node, format_entry(e), *prev, format_entry(it->second.entry),
+                            it->second.prev_term));
             return;
         }
     }
@@ -61,9 +63,10 @@ void Checker::on_commit(const raft::Fsm& fsm, Index& last_seen) {
             continue;
         }
         if (!(it->second == e)) {
-            fail(fmt::format("state machine safety: node {} committed {} at index {} where {} was "
-                             "committed",
-                             fsm.id(), format_entry(e), i, format_entry(it->second)));
+            fail(
+                fmt::format("state machine safety: node {} committed {} at index {} where {} was "
+                            "committed",
+                            fsm.id(), format_entry(e), i, format_entry(it->second)));
             return;
         }
         committed_term_[i] = std::min(committed_term_[i], fsm.term());
@@ -97,8 +100,8 @@ void Checker::write_acked(uint64_t op, Index index) {
     // Durability: the acknowledged write must be the committed entry there.
     auto it = committed_.find(index);
     if (it == committed_.end() || it->second.data != ops_[op].value)
-        fail(fmt::format("write {} acknowledged at index {} is not committed there",
-                         ops_[op].value, index));
+        fail(fmt::format("write {} acknowledged at index {} is not committed there", ops_[op].value,
+                         index));
 }
 
 uint64_t Checker::read_invoked(NodeId node) {
@@ -116,13 +119,15 @@ void Checker::read_returned(uint64_t op, const std::string& value) {
 
 size_t Checker::writes_acked() const {
     size_t n = 0;
-    for (const auto& op : ops_) n += op.is_write && op.response;
+    for (const auto& op : ops_)
+        n += op.is_write && op.response;
     return n;
 }
 
 size_t Checker::reads_returned() const {
     size_t n = 0;
-    for (const auto& op : ops_) n += !op.is_write && op.response;
+    for (const auto& op : ops_)
+        n += !op.is_write && op.response;
     return n;
 }
 
@@ -156,9 +161,10 @@ void Checker::check_history() {
     for (const auto& [va, a] : writes) {
         for (const auto& [vb, b] : writes) {
             if (a.response < b.invoke && a.index >= b.index) {
-                fail(fmt::format("linearizability: write {} (index {}) finished before write {} "
-                                 "(index {}) began",
-                                 va, a.index, vb, b.index));
+                fail(
+                    fmt::format("linearizability: write {} (index {}) finished before write {} "
+                                "(index {}) began",
+                                va, a.index, vb, b.index));
                 return;
             }
         }
@@ -176,16 +182,18 @@ void Checker::check_history() {
         if (!op.value.empty()) {
             auto it = writes.find(op.value);
             if (it == writes.end()) {
-                fail(fmt::format("linearizability: read at node {} returned {} which was never "
-                                 "committed by a client",
-                                 op.node, op.value));
+                fail(
+                    fmt::format("linearizability: read at node {} returned {} which was never "
+                                "committed by a client",
+                                op.node, op.value));
                 return;
             }
             idx = it->second.index;
             if (it->second.invoke > *op.response) {
-                fail(fmt::format("linearizability: read at node {} returned {} before it was "
-                                 "written",
-                                 op.node, op.value));
+                fail(
+                    fmt::format("linearizability: read at node {} returned {} before it was "
+                                "written",
+                                op.node, op.value));
                 return;
             }
         }
@@ -195,24 +203,27 @@ void Checker::check_history() {
         // Not stale: no write later in the order finished before the read began.
         for (const auto& [v, w] : writes) {
             if (w.index > r.index && w.response < r.invoke) {
-                fail(fmt::format("linearizability: stale read at node {} returned '{}' (index {}) "
-                                 "but write {} (index {}) had finished before it began",
-                                 r.node, r.value, r.index, v, w.index));
+                fail(
+                    fmt::format("linearizability: stale read at node {} returned '{}' (index {}) "
+                                "but write {} (index {}) had finished before it began",
+                                r.node, r.value, r.index, v, w.index));
                 return;
             }
             if (r.response < w.invoke && r.index >= w.index) {
-                fail(fmt::format("linearizability: read at node {} returned '{}' (index {}) "
-                                 "before write {} (index {}) began",
-                                 r.node, r.value, r.index, v, w.index));
+                fail(
+                    fmt::format("linearizability: read at node {} returned '{}' (index {}) "
+                                "before write {} (index {}) began",
+                                r.node, r.value, r.index, v, w.index));
                 return;
             }
         }
         // Reads never go back in time relative to earlier finished reads.
         for (const auto& q : reads) {
             if (q.response < r.invoke && q.index > r.index) {
-                fail(fmt::format("linearizability: read at node {} returned '{}' (index {}) after "
-                                 "a read at node {} had returned '{}' (index {})",
-                                 r.node, r.value, r.index, q.node, q.value, q.index));
+                fail(
+                    fmt::format("linearizability: read at node {} returned '{}' (index {}) after "
+                                "a read at node {} had returned '{}' (index {})",
+                                r.node, r.value, r.index, q.node, q.value, q.index));
                 return;
             }
         }

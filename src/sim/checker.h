@@ -22,7 +22,7 @@
 namespace cleave::sim {
 
 class Checker {
-public:
+  public:
     bool failed() const { return !failure_.empty(); }
     const std::string& failure() const { return failure_; }
     // Records a violation (only the first one is kept).
@@ -30,7 +30,8 @@ public:
 
     // --- Raft invariants
     void on_role(const raft::Fsm& fsm);
-    void on_persisted(NodeId node, const raft::RaftLog& log, const std::vector<raft::Entry>& entries);
+    void on_persisted(NodeId node, const raft::RaftLog& log,
+                      const std::vector<raft::Entry>& entries);
     // Scans entries newly known committed at `fsm` (call after each step).
     void on_commit(const raft::Fsm& fsm, Index& last_seen_commit);
     void on_apply(NodeId node, const raft::Entry& entry);
@@ -48,7 +49,7 @@ public:
     size_t writes_acked() const;
     size_t reads_returned() const;
 
-private:
+  private:
     struct Op {
         bool is_write = false;
         NodeId node;

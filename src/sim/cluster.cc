@@ -9,7 +9,8 @@ namespace cleave::sim {
 
 Cluster::Cluster(ClusterOptions options)
     : options_(std::move(options)), rng_(options_.seed), network_(rng_) {
-    for (NodeId id : options_.voters) options_.nodes.insert(id);
+    for (NodeId id : options_.voters)
+        options_.nodes.insert(id);
     for (NodeId id : options_.nodes) {
         SimNode& n = nodes_[id];
         n.id = id;
@@ -27,7 +28,9 @@ Cluster::Cluster(ClusterOptions options)
     }
 }
 
-void Cluster::set_trace(std::string* out) { trace_ = out; }
+void Cluster::set_trace(std::string* out) {
+    trace_ = out;
+}
 
 void Cluster::trace(const std::string& line) {
     if (!trace_) return;
@@ -54,11 +57,12 @@ void Cluster::tick(NodeId id) {
 }
 
 void Cluster::tick_all() {
-    for (auto& [id, n] : nodes_) tick(id);
+    for (auto& [id, n] : nodes_)
+        tick(id);
 }
 
-bool Cluster::deliver_one() {
-    auto m = network_.take(now_, options_.reorder);
+bool Cluster::deliver_one(const std::set<NodeId>* only_to) {
+    auto m = network_.take(now_, options_.reorder, only_to);
     if (!m) return false;
     auto it = nodes_.find(m->to);
     if (it == nodes_.end() || !it->second.alive) {
@@ -73,7 +77,8 @@ bool Cluster::deliver_one() {
 
 size_t Cluster::deliver_all(size_t max) {
     size_t n = 0;
-    while (n < max && deliver_one()) ++n;
+    while (n < max && deliver_one())
+        ++n;
     return n;
 }
 
@@ -83,7 +88,8 @@ void Cluster::crash(NodeId id) {
 }
 
 void Cluster::crash_node(SimNode& n, bool torn) {
-    trace(fmt::format("{} crashed{}", n.id, torn ? " before sync (unsynced tail lost or torn)" : ""));
+    trace(
+        fmt::format("{} crashed{}", n.id, torn ? " before sync (unsynced tail lost or torn)" : ""));
     n.storage.crash(rng_);
     n.alive = false;
     n.fsm.reset();
@@ -121,7 +127,8 @@ void Cluster::process(SimNode& n) {
         // Persisted: now the messages may leave (ready.h).
         checker_.on_persisted(n.id, n.fsm->log(), r.entries);
         checker_.on_commit(*n.fsm, n.last_seen_commit);
-        for (auto& m : r.messages) network_.send(std::move(m), now_);
+        for (auto& m : r.messages)
+            network_.send(std::move(m), now_);
         if (r.snapshot) {
             n.sm.restore(r.snapshot->data);
             trace(fmt::format("{} installed snapshot {}/{}", n.id, r.snapshot->meta.index,
@@ -131,7 +138,8 @@ void Cluster::process(SimNode& n) {
             std::erase_if(n.pending_writes,
                           [&](const auto& p) { return p.first <= r.snapshot->meta.index; });
         }
-        for (const auto& e : r.committed) apply(n, e);
+        for (const auto& e : r.committed)
+            apply(n, e);
         for (const auto& rs : r.read_states) {
             auto it = n.pending_reads.find(rs.request_id);
             if (it != n.pending_reads.end()) it->second.index = rs.index;
@@ -145,7 +153,8 @@ void Cluster::process(SimNode& n) {
 
 void Cluster::apply(SimNode& n, const raft::Entry& e) {
     if (e.index != n.sm.applied.next()) {
-        checker_.fail(fmt::format("node {} applied index {} after {}", n.id, e.index, n.sm.applied));
+        checker_.fail(
+            fmt::format("node {} applied index {} after {}", n.id, e.index, n.sm.applied));
         return;
     }
     checker_.on_apply(n.id, e);
@@ -166,8 +175,8 @@ void Cluster::serve_reads(SimNode& n) {
         if (it->second.index && n.sm.applied >= *it->second.index) {
             checker_.read_returned(it->second.op, n.sm.value);
             last_read_value_ = n.sm.value;
-            trace(fmt::format("{} read req={} index={} -> '{}'", n.id, it->first,
-                              *it->second.index, n.sm.value));
+            trace(fmt::format("{} read req={} index={} -> '{}'", n.id, it->first, *it->second.index,
+                              n.sm.value));
             it = n.pending_reads.erase(it);
         } else {
             ++it;
@@ -211,11 +220,13 @@ Status Cluster::read(NodeId id) {
     return s;
 }
 
-Result<Index> Cluster::change_config(NodeId id, std::set<NodeId> voters, std::set<NodeId> learners) {
+Result<Index> Cluster::change_config(NodeId id, std::set<NodeId> voters,
+                                     std::set<NodeId> learners) {
     SimNode& n = node(id);
     if (!n.alive) return Status::unavailable("node is down");
     auto r = n.fsm->change_configuration(std::move(voters), std::move(learners));
-    if (r.is_ok()) trace(fmt::format("{} change config -> {}", id, format_config(n.fsm->configuration())));
+    if (r.is_ok())
+        trace(fmt::format("{} change config -> {}", id, format_config(n.fsm->configuration())));
     process(n);
     return r;
 }

@@ -32,7 +32,7 @@ struct ClusterOptions {
 };
 
 class Cluster {
-public:
+  public:
     explicit Cluster(ClusterOptions options);
     Cluster(const Cluster&) = delete;
     Cluster& operator=(const Cluster&) = delete;
@@ -54,7 +54,8 @@ public:
     void tick(NodeId id);
     void tick_all();
     // Delivers one due message; false if none is due.
-    bool deliver_one();
+    // With `only_to`, only messages addressed to those nodes.
+    bool deliver_one(const std::set<NodeId>* only_to = nullptr);
     // Delivers due messages until none is left or `max` were delivered.
     size_t deliver_all(size_t max);
 
@@ -80,7 +81,7 @@ public:
     // The last value read by Cluster::read() completions, for traces.
     const std::string& last_read_value() const { return last_read_value_; }
 
-private:
+  private:
     void process(SimNode& n);
     void apply(SimNode& n, const raft::Entry& e);
     void serve_reads(SimNode& n);

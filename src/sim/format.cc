@@ -26,9 +26,15 @@ std::string format_config(const raft::Configuration& c) {
 std::string format_entry(const raft::Entry& e) {
     std::string body;
     switch (e.type) {
-        case raft::EntryType::command: body = e.data; break;
-        case raft::EntryType::noop: body = "noop"; break;
-        case raft::EntryType::configuration: body = "conf(" + format_config(e.config) + ")"; break;
+        case raft::EntryType::command:
+            body = e.data;
+            break;
+        case raft::EntryType::noop:
+            body = "noop";
+            break;
+        case raft::EntryType::configuration:
+            body = "conf(" + format_config(e.config) + ")";
+            break;
     }
     return fmt::format("{}/{}:{}", e.index, e.term, body);
 }
@@ -49,8 +55,8 @@ std::string format_message(const raft::Message& m) {
         }
         case MessageType::append_response:
             if (m.reject) {
-                out += fmt::format(" reject={} hint={}/{}", m.log_index, m.reject_hint,
-                                   m.reject_term);
+                out +=
+                    fmt::format(" reject={} hint={}/{}", m.log_index, m.reject_hint, m.reject_term);
             } else {
                 out += fmt::format(" index={}", m.log_index);
             }
@@ -60,20 +66,27 @@ std::string format_message(const raft::Message& m) {
             out += fmt::format(" last={}/{}{}", m.log_index, m.log_term, m.force ? " force" : "");
             break;
         case MessageType::vote_response:
-        case MessageType::pre_vote_response: out += m.reject ? " rejected" : " granted"; break;
+        case MessageType::pre_vote_response:
+            out += m.reject ? " rejected" : " granted";
+            break;
         case MessageType::heartbeat:
             out += fmt::format(" commit={} round={}", m.commit, m.context);
             break;
-        case MessageType::heartbeat_response: out += fmt::format(" round={}", m.context); break;
+        case MessageType::heartbeat_response:
+            out += fmt::format(" round={}", m.context);
+            break;
         case MessageType::install_snapshot:
             out += fmt::format(" snap={}/{} ({})", m.snapshot->meta.index, m.snapshot->meta.term,
                                format_config(m.snapshot->meta.config));
             break;
-        case MessageType::read_index: out += fmt::format(" req={}", m.context); break;
+        case MessageType::read_index:
+            out += fmt::format(" req={}", m.context);
+            break;
         case MessageType::read_index_response:
             out += fmt::format(" req={} index={}", m.context, m.log_index);
             break;
-        case MessageType::timeout_now: break;
+        case MessageType::timeout_now:
+            break;
     }
     return out;
 }

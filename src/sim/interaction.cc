@@ -29,12 +29,13 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 std::set<NodeId> parse_ids(const std::string& list) {
     std::set<NodeId> out;
-    for (const auto& p : split(list, ',')) out.insert(NodeId{std::stoull(p)});
+    for (const auto& p : split(list, ','))
+        out.insert(NodeId{std::stoull(p)});
     return out;
 }
 
 class Runner {
-public:
+  public:
     // Executes one step; returns its output (lines ending in '\n').
     std::string step(const std::string& line) {
         out_.clear();
@@ -55,7 +56,7 @@ public:
         return out_;
     }
 
-private:
+  private:
     NodeId id(const std::vector<std::string>& args, size_t i) {
         if (i >= args.size()) throw std::invalid_argument("missing node id");
         return NodeId{std::stoull(args[i])};
@@ -77,8 +78,10 @@ private:
             if (k == "prevote") co.raft.pre_vote = v == "true";
             if (k == "checkquorum") co.raft.check_quorum = v == "true";
             if (k == "lease") co.raft.lease_reads = v == "true";
-            if (k == "batch") co.raft.max_entries_per_message = static_cast<uint32_t>(std::stoul(v));
-            if (k == "inflight") co.raft.max_inflight_messages = static_cast<uint32_t>(std::stoul(v));
+            if (k == "batch")
+                co.raft.max_entries_per_message = static_cast<uint32_t>(std::stoul(v));
+            if (k == "inflight")
+                co.raft.max_inflight_messages = static_cast<uint32_t>(std::stoul(v));
             if (k == "trailing") co.raft.snapshot_trailing_entries = std::stoull(v);
             if (k == "seed") co.seed = std::stoull(v);
 #ifdef CLEAVE_PLANT_RAFT_BUGS
@@ -91,7 +94,8 @@ private:
     }
 
     void flush_dropped() {
-        for (const auto& m : dropped_) out_ += "dropped " + format_message(m) + "\n";
+        for (const auto& m : dropped_)
+            out_ += "dropped " + format_message(m) + "\n";
         dropped_.clear();
     }
 
@@ -103,15 +107,22 @@ private:
             const uint64_t n = args.size() > 1 ? std::stoull(args[1]) : 1;
             for (uint64_t k = 0; k < n; ++k) {
                 if (args.size() > 2) {
-                    for (size_t i = 2; i < args.size(); ++i) c.tick(id(args, i));
+                    for (size_t i = 2; i < args.size(); ++i)
+                        c.tick(id(args, i));
                 } else {
                     c.tick_all();
                 }
                 c.advance_time();
             }
         } else if (cmd == "deliver") {
-            const size_t max = args.size() > 1 ? std::stoull(args[1]) : 10000;
-            for (size_t n = 0; n < max && c.deliver_one(); ++n) flush_dropped();
+            // deliver [N...]: everything due (to nodes N... only, if given),
+            // including what the deliveries themselves send.
+            std::set<NodeId> to;
+            for (size_t i = 1; i < args.size(); ++i)
+                to.insert(id(args, i));
+            const size_t max = 10000;
+            for (size_t n = 0; n < max && c.deliver_one(to.empty() ? nullptr : &to); ++n)
+                flush_dropped();
         } else if (cmd == "propose") {
             if (args.size() < 3) throw std::invalid_argument("propose N VALUE");
             auto r = c.propose(id(args, 1), args[2]);
@@ -133,7 +144,8 @@ private:
                 for (size_t b = 0; b < groups.size(); ++b)
                     if (a != b)
                         for (NodeId x : groups[a])
-                            for (NodeId y : groups[b]) c.network().block(x, y);
+                            for (NodeId y : groups[b])
+                                c.network().block(x, y);
         } else if (cmd == "isolate") {
             const NodeId x = id(args, 1);
             for (NodeId y : c.ids()) {
@@ -164,7 +176,8 @@ private:
             if (!r.is_ok()) out_ += "error: " + r.status().to_string() + "\n";
         } else if (cmd == "status") {
             std::vector<NodeId> which;
-            for (size_t i = 1; i < args.size(); ++i) which.push_back(id(args, i));
+            for (size_t i = 1; i < args.size(); ++i)
+                which.push_back(id(args, i));
             if (which.empty()) which.assign(c.ids().begin(), c.ids().end());
             for (NodeId n : which) {
                 if (!c.alive(n)) {
@@ -196,8 +209,12 @@ private:
     bool reported_ = false;
 };
 
-bool is_step(const std::string& line) { return line.rfind("> ", 0) == 0; }
-bool is_kept(const std::string& line) { return line.empty() || line[0] == '#'; }
+bool is_step(const std::string& line) {
+    return line.rfind("> ", 0) == 0;
+}
+bool is_kept(const std::string& line) {
+    return line.empty() || line[0] == '#';
+}
 
 }  // namespace
 

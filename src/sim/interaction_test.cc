@@ -32,7 +32,8 @@ std::vector<fs::path> scripts() {
 }
 
 TEST(Interaction, ScriptsProduceTheirExpectedTraces) {
-    const bool rewrite = std::getenv("CLEAVE_REWRITE") && std::string(std::getenv("CLEAVE_REWRITE")) == "1";
+    const bool rewrite =
+        std::getenv("CLEAVE_REWRITE") && std::string(std::getenv("CLEAVE_REWRITE")) == "1";
     auto files = scripts();
     ASSERT_GE(files.size(), 4u) << "missing scripts in " << CLEAVE_SIM_TESTDATA_DIR;
     for (const auto& f : files) {

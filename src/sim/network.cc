@@ -17,10 +17,12 @@ void Network::send(raft::Message m, uint64_t now) {
     queue_.push_back({now + delay(), std::move(m)});
 }
 
-std::optional<raft::Message> Network::take(uint64_t now, bool reorder) {
+std::optional<raft::Message> Network::take(uint64_t now, bool reorder,
+                                           const std::set<NodeId>* only_to) {
     while (true) {
         std::vector<size_t> due;
         for (size_t i = 0; i < queue_.size(); ++i) {
+            if (only_to && !only_to->count(queue_[i].message.to)) continue;
             if (queue_[i].deliver_at <= now) {
                 due.push_back(i);
                 if (!reorder) break;

@@ -21,7 +21,7 @@ struct NetworkFaults {
 };
 
 class Network {
-public:
+  public:
     explicit Network(Random& rng) : rng_(rng) {}
 
     void set_faults(NetworkFaults faults) { faults_ = faults; }
@@ -32,7 +32,9 @@ public:
     // Removes and returns a message due at `now`: a random one when
     // `reorder`, else the oldest. Messages across a partition are dropped
     // at delivery (a partition may have formed while they were in flight).
-    std::optional<raft::Message> take(uint64_t now, bool reorder);
+    // With `only_to`, only messages addressed to those nodes are considered.
+    std::optional<raft::Message> take(uint64_t now, bool reorder,
+                                      const std::set<NodeId>* only_to = nullptr);
     size_t pending() const { return queue_.size(); }
     void clear() { queue_.clear(); }
 
@@ -47,7 +49,7 @@ public:
     // (the data-driven tests print them).
     void set_drop_log(std::vector<raft::Message>* log) { drop_log_ = log; }
 
-private:
+  private:
     struct InFlight {
         uint64_t deliver_at = 0;
         raft::Message message;

@@ -25,7 +25,8 @@ std::vector<NodeId> alive_nodes(Cluster& c) {
 // A random cut of the nodes: symmetric, or one way only.
 void random_partition(Cluster& c, Random& rng) {
     std::vector<NodeId> a, b;
-    for (NodeId id : c.ids()) (rng.chance(1, 2) ? a : b).push_back(id);
+    for (NodeId id : c.ids())
+        (rng.chance(1, 2) ? a : b).push_back(id);
     const bool one_way = rng.chance(1, 3);
     std::string desc;
     for (NodeId x : a)
@@ -33,9 +34,11 @@ void random_partition(Cluster& c, Random& rng) {
             c.network().block(x, y);
             if (!one_way) c.network().block(y, x);
         }
-    for (NodeId x : a) desc += fmt::format("{} ", x);
+    for (NodeId x : a)
+        desc += fmt::format("{} ", x);
     desc += one_way ? "-/->" : "|";
-    for (NodeId y : b) desc += fmt::format(" {}", y);
+    for (NodeId y : b)
+        desc += fmt::format(" {}", y);
     c.trace("partition " + desc);
 }
 
@@ -93,8 +96,10 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
     ClusterOptions co;
     co.seed = seed ^ 0x5eed5eed5eedULL;
     const uint64_t voters = rng.chance(1, 2) ? 3 : 5;
-    for (uint64_t i = 1; i <= voters; ++i) co.voters.insert(NodeId{i});
-    for (uint64_t i = 1; i <= voters + 2; ++i) co.nodes.insert(NodeId{i});
+    for (uint64_t i = 1; i <= voters; ++i)
+        co.voters.insert(NodeId{i});
+    for (uint64_t i = 1; i <= voters + 2; ++i)
+        co.nodes.insert(NodeId{i});
     raft::RaftOptions& o = co.raft;
     o.group = GroupId{1};
     o.election_timeout_ticks = 10;
@@ -116,13 +121,17 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
     // Leader nemesis (the randomized nemesis tests' favourite): crash or cut
     // off the current leader now and then, which is what produces Figure 8
     // histories (divergent uncommitted suffixes from several terms).
-    const uint32_t leader_crash_per_mille = rng.chance(1, 2) ? static_cast<uint32_t>(rng.range(5, 40)) : 0;
-    const uint32_t leader_isolate_per_mille = rng.chance(1, 2) ? static_cast<uint32_t>(rng.range(5, 40)) : 0;
-    const uint32_t new_leader_isolate_pct = rng.chance(1, 2) ? static_cast<uint32_t>(rng.range(10, 50)) : 0;
+    const uint32_t leader_crash_per_mille =
+        rng.chance(1, 2) ? static_cast<uint32_t>(rng.range(5, 40)) : 0;
+    const uint32_t leader_isolate_per_mille =
+        rng.chance(1, 2) ? static_cast<uint32_t>(rng.range(5, 40)) : 0;
+    const uint32_t new_leader_isolate_pct =
+        rng.chance(1, 2) ? static_cast<uint32_t>(rng.range(10, 50)) : 0;
     // Faults between two message deliveries, not only at tick boundaries: a
     // crash or a cut right after a leader acted is what opens the narrow
     // windows of Figure 8.
-    const uint32_t mid_tick_fault_per_mille = rng.chance(2, 3) ? static_cast<uint32_t>(rng.range(5, 40)) : 0;
+    const uint32_t mid_tick_fault_per_mille =
+        rng.chance(2, 3) ? static_cast<uint32_t>(rng.range(5, 40)) : 0;
     const uint32_t write_pct = static_cast<uint32_t>(rng.range(10, 50));
     const uint32_t read_pct = static_cast<uint32_t>(rng.range(10, 50));
 
@@ -145,7 +154,8 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
     });
     const std::string options_desc = fmt::format(
         "voters={} hb={} prevote={} checkquorum={} lease={} inflight={} batch={} trailing={} "
-        "drop={}pm dup={}pm delay<={} crash_in_ready={}pm leader_crash={}pm leader_isolate={}pm new_leader_isolate={}% mid_tick_fault={}pm",
+        "drop={}pm dup={}pm delay<={} crash_in_ready={}pm leader_crash={}pm leader_isolate={}pm "
+        "new_leader_isolate={}% mid_tick_fault={}pm",
         voters, o.heartbeat_interval_ticks, o.pre_vote, o.check_quorum, o.lease_reads,
         o.max_inflight_messages, o.max_entries_per_message, o.snapshot_trailing_entries,
         faults.drop_per_mille, faults.duplicate_per_mille, faults.max_delay_ticks,
@@ -202,8 +212,12 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
             const auto live = alive_nodes(c);
             if (live.empty()) break;
             switch (rng.uniform(3)) {
-                case 0: c.crash(l != NodeId{} ? l : pick(rng, live)); break;
-                case 1: c.crash(pick(rng, live)); break;
+                case 0:
+                    c.crash(l != NodeId{} ? l : pick(rng, live));
+                    break;
+                case 1:
+                    c.crash(pick(rng, live));
+                    break;
                 default: {
                     const NodeId x = l != NodeId{} && rng.chance(1, 2) ? l : pick(rng, live);
                     for (NodeId id : c.ids()) {
@@ -226,7 +240,8 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
         c.network().heal();
         c.network().set_faults({});
         c.options().crash_in_ready_per_mille = 0;
-        for (NodeId id : c.ids()) c.restart(id);
+        for (NodeId id : c.ids())
+            c.restart(id);
         Index final_index;  // Index{} = none yet
         std::string final_value;
         NodeId final_at;

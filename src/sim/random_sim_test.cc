@@ -61,7 +61,9 @@ TEST(RandomSim, SimulationDoesRealWork) {
         ASSERT_TRUE(run_seed(seed, {}, &trace).ok);
         auto count = [&](const std::string& needle) {
             size_t n = 0;
-            for (size_t p = trace.find(needle); p != std::string::npos; p = trace.find(needle, p + 1)) ++n;
+            for (size_t p = trace.find(needle); p != std::string::npos;
+                 p = trace.find(needle, p + 1))
+                ++n;
             return n;
         };
         leaders += count(" is leader ");

@@ -67,7 +67,9 @@ int main(int argc, char** argv) {
         std::string out;
         auto r = cleave::sim::run_seed(seed, params, trace ? &out : nullptr);
         if (trace) std::fwrite(out.data(), 1, out.size(), stdout);
-        if (verbose) std::printf("seed %llu: %s\n", static_cast<unsigned long long>(seed), r.summary.c_str());
+        if (verbose)
+            std::printf("seed %llu: %s\n", static_cast<unsigned long long>(seed),
+                        r.summary.c_str());
         if (!r.ok) {
             std::printf("FAILED seed %llu: %s\n  %s\nreplay: %s\n",
                         static_cast<unsigned long long>(seed), r.failure.c_str(), r.summary.c_str(),
@@ -77,7 +79,8 @@ int main(int argc, char** argv) {
         }
     }
     if (failures) {
-        std::printf("cleave-sim: %llu of %llu seeds failed\n", static_cast<unsigned long long>(failures),
+        std::printf("cleave-sim: %llu of %llu seeds failed\n",
+                    static_cast<unsigned long long>(failures),
                     static_cast<unsigned long long>(seeds));
         return 1;
     }

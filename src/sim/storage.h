@@ -15,7 +15,7 @@
 namespace cleave::sim {
 
 class SimStorage {
-public:
+  public:
     // Records what a Ready asks to persist (snapshot, entries, hard state, in
     // that order), unsynced.
     void write(const raft::Ready& ready);
@@ -30,7 +30,7 @@ public:
     raft::PersistentState load() const;
     size_t unsynced() const { return pending_.size(); }
 
-private:
+  private:
     struct EntriesRecord {
         std::vector<raft::Entry> entries;
     };

@@ -139,7 +139,7 @@ def test_multipart_core(s3any):
     # Parts listed out of order in the completion are refused.
     uid = s3any.create_multipart_upload(Bucket=name, Key="m2")["UploadId"]
     e1 = s3any.upload_part(Bucket=name, Key="m2", UploadId=uid, PartNumber=1, Body=parts[0])["ETag"]
-    e2 = s3any.upload_part(Bucket=name, Key="m2", UploadId=uid, PartNumber=2, Body=b"x")["ETag"]
+    e2 = s3any.upload_part(Bucket=name, Key="m2", UploadId=uid, PartNumber=2, Body=parts[1])["ETag"]
     expect_error(s3any.complete_multipart_upload, 400, "InvalidPartOrder", Bucket=name, Key="m2",
                  UploadId=uid, MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": e2},
                                                           {"PartNumber": 1, "ETag": e1}]})

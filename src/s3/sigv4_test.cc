@@ -275,6 +275,33 @@ TEST(SigV4Test, PresignUrlReproducesTheDocumentedUrl) {
     EXPECT_FALSE(presign_url(r, 604801, {}, {.now_ms = kExampleMs}).is_ok());
 }
 
+TEST(SigV4Test, LegacySigV2PresignedUrlOfTheDocumentation) {
+    // AWS's SigV2 query-string example (bucket johnsmith, virtual-host style).
+    auto creds = example_credentials();
+    SigV4Request r;
+    r.method = "GET";
+    r.raw_path = "/photos/puppy.jpg";
+    r.virtual_host_bucket = "johnsmith";
+    r.headers = {{"Host", "johnsmith.s3.amazonaws.com"}};
+    r.query = {{"AWSAccessKeyId", "AKIAIOSFODNN7EXAMPLE"},
+               {"Expires", "1175139620"},
+               {"Signature", "NpgCjnDzrM+WFzoENXmpNDUsSn8="}};
+    const int64_t before_ms = 1175139620000 - 60000;
+    auto ctx = verify_request(r, creds, {.now_ms = before_ms});
+    ASSERT_TRUE(ctx.is_ok()) << ctx.error().effective_message();
+    EXPECT_TRUE(ctx->presigned);
+    auto expired = verify_request(r, creds, {.now_ms = 1175139620000 + 1000});
+    ASSERT_FALSE(expired.is_ok());
+    EXPECT_EQ(expired.error().effective_message(), "Request has expired");
+    SigV4Request other = r;
+    other.raw_path = "/photos/kitten.jpg";
+    EXPECT_EQ(verify_request(other, creds, {.now_ms = before_ms}).error().code,
+              S3ErrorCode::signature_does_not_match);
+    // Further out than seven days is refused.
+    EXPECT_EQ(verify_request(r, creds, {.now_ms = before_ms - 8LL * 86400 * 1000}).error().code,
+              S3ErrorCode::authorization_query_parameters_error);
+}
+
 TEST(SigV4Test, StreamingSeedSignatureOfTheDocumentedChunkedUpload) {
     auto creds = example_credentials();
     SigV4Request r;

@@ -34,6 +34,8 @@ check src/s3 'raft/|sim/|storage/|blob/|meta/|shard/|rocksdb/|hiredis|service/lo
 
 check src/rpc 'raft/|sim/|storage/|blob/|meta/|shard/|service/|s3/|cli/|rocksdb/|hiredis' "src/rpc is transport only"
 
+check src/multiraft 'sim/|s3/|cli/|service/|rocksdb/|hiredis' "src/multiraft hosts Raft groups; it does not see S3 or services"
+
 # Only storage/rocksdb includes RocksDB, only storage/redis includes hiredis.
 rocks=$(grep -rlE '#include *[<"]rocksdb/' src | grep -v '^src/storage/rocksdb/' || true)
 [ -n "$rocks" ] && { echo "check-deps: RocksDB included outside src/storage/rocksdb: $rocks"; fail=1; }

@@ -1,5 +1,6 @@
 #include "s3/s3_client_test_util.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <boost/asio.hpp>
@@ -53,7 +54,11 @@ TestResponse TestClient::send(const TestRequest& r) {
         sign_request(sreq, kUnsignedPayload, creds, {.now_ms = now}).value();
     } else if (r.sign == SignMode::streaming) {
         sreq.headers.emplace_back("Content-Encoding", "aws-chunked");
-        sreq.headers.emplace_back("x-amz-decoded-content-length", std::to_string(body.size()));
+        bool has_decoded = std::any_of(sreq.headers.begin(), sreq.headers.end(), [](const auto& h) {
+            return iequals(h.first, "x-amz-decoded-content-length");
+        });
+        if (!has_decoded)
+            sreq.headers.emplace_back("x-amz-decoded-content-length", std::to_string(body.size()));
         sreq.headers.emplace_back(
             "Content-Length", std::to_string(aws_chunked_encoded_length(body.size(), r.chunk_bytes)));
         std::string seed = sign_request(sreq, kStreamingSignedPayload, creds, {.now_ms = now}).value();

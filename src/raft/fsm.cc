@@ -789,8 +789,7 @@ bool Fsm::lease_valid() const {
     if (!options_.lease_reads || role_ != Role::leader || lease_disabled_ || !lease_start_tick_)
         return false;
     const uint64_t span = options_.election_timeout_ticks - options_.max_clock_drift_ticks;
-    (void)span;
-    return true;
+    return ticks_ < *lease_start_tick_ + span;
 }
 
 void Fsm::leader_read(NodeId from, uint64_t request_id) {

@@ -32,7 +32,7 @@ test: build check
 	$(MAKE) asan-test
 
 asan-test: deps
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCLEAVE_SANITIZE=ON -DCLEAVE_UNIT_TESTS_ONLY=ON
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-g -DCLEAVE_SANITIZE=ON -DCLEAVE_UNIT_TESTS_ONLY=ON
 	cmake --build $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  CLEAVE_SIM_SEEDS=200 ctest --test-dir $(ASAN_BUILD) --output-on-failure -L unit --timeout 1200

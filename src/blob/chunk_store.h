@@ -36,46 +36,12 @@
 #include <string_view>
 #include <vector>
 
+#include "blob/chunk_id.h"
+#include "blob/chunk_source.h"
 #include "blob/file_system.h"
 #include "common/status.h"
 
 namespace cleave::blob {
-
-// A chunk's name: the SHA-256 of its bytes. Can also hold a malformed id (from
-// a damaged record); every store method refuses one with invalid_argument.
-class ChunkId {
-  public:
-    static constexpr size_t kSize = 32;
-
-    ChunkId() = default;  // malformed until assigned
-    // The id of `data` (hashes it).
-    static ChunkId of(std::string_view data);
-    // From 32 raw bytes; any other length gives a malformed id.
-    static ChunkId from_bytes(std::string_view raw);
-    // From 64 hex digits; anything else gives a malformed id.
-    static ChunkId from_hex(std::string_view hex);
-
-    bool valid() const { return valid_; }
-    std::string_view bytes() const {
-        return {reinterpret_cast<const char*>(raw_.data()), raw_.size()};
-    }
-    std::string hex() const;
-
-    friend bool operator==(const ChunkId&, const ChunkId&) = default;
-    friend auto operator<=>(const ChunkId&, const ChunkId&) = default;
-
-  private:
-    std::array<uint8_t, kSize> raw_{};
-    bool valid_ = false;
-};
-
-// The raw 32 bytes, as stored in object records.
-inline std::string chunk_id_bytes(const ChunkId& id) {
-    return std::string(id.bytes());
-}
-inline ChunkId chunk_id_from_bytes(std::string_view raw) {
-    return ChunkId::from_bytes(raw);
-}
 
 struct ChunkInfo {
     ChunkId id;
@@ -98,7 +64,7 @@ struct ChunkStoreOptions {
     FileSystem* fs = nullptr;
 };
 
-class ChunkStore {
+class ChunkStore final : public ChunkSource {
   public:
     // Opens the store under `data_dir` (creating <data_dir>/chunks if
     // missing). Chunks already there are served. Errors: io_error.
@@ -121,7 +87,7 @@ class ChunkStore {
     // The chunk's bytes, verified against its id. not_found if absent;
     // corruption if the bytes on disk do not match (logged, bytes never
     // returned); invalid_argument for a malformed id; io_error.
-    Result<std::string> get(const ChunkId& id);
+    Result<std::string> get(const ChunkId& id) override;
     // Whether the chunk's file exists (not verified).
     Result<bool> contains(const ChunkId& id);
     // Removes the chunk durably. OK if it was already absent.
@@ -166,11 +132,3 @@ class ChunkStore {
 
 }  // namespace cleave::blob
 
-template <>
-struct std::hash<cleave::blob::ChunkId> {
-    size_t operator()(const cleave::blob::ChunkId& id) const noexcept {
-        size_t h = 0;
-        std::memcpy(&h, id.bytes().data(), sizeof h);  // already uniformly distributed
-        return h;
-    }
-};

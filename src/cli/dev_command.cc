@@ -106,7 +106,7 @@ void add_dev_options(CLI::App& cmd, DevOptions& o) {
     cmd.add_option("--engine", o.engine, "Storage engine: rocksdb (default) or redis")
         ->check(CLI::IsMember({"rocksdb", "redis", "memory"}));
     cmd.add_option("--redis-url", o.redis_url, "redis://HOST:PORT/DB for --engine redis");
-    cmd.add_flag("--allow-weak-durability", o.allow_weak_durability,
+    cmd.add_flag("--allow-weak-durability,--redis-allow-weak-durability", o.allow_weak_durability,
                  "Accept a Redis server without appendfsync always (may lose acknowledged writes)");
     cmd.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off");
     cmd.add_option("--region", o.region, "Region the SigV4 scope must name");

@@ -862,6 +862,11 @@ Ready Fsm::get_ready() {
     r.messages.swap(msgs_);
     r.committed = log_.next_committed();
     r.read_states.swap(read_states_);
+    const Index applied_after = r.committed.empty() ? log_.applied() : r.committed.back().index;
+    const uint64_t threshold = options_.snapshot_threshold_entries;
+    if (threshold && !r.committed.empty() &&
+        applied_after.value() >= log_.snapshot()->meta.index.value() + threshold)
+        r.snapshot_due = applied_after;
     in_ready_ = true;
     return r;
 }

@@ -57,7 +57,8 @@ class Fsm {
 
     // One logical clock tick: drives elections (3.4) and heartbeats.
     void tick();
-    // Handles a message from another replica of this group.
+    // Handles a message from another replica of this group (the host routes
+    // by Message::group; the core does not look at it).
     void step(Message message);
     // Leader only: appends a command. Returns its index; the command is
     // committed iff the entry applied at that index is this one (same term).

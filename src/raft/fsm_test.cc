@@ -414,3 +414,41 @@ TEST(Fsm, RestartKeepsTermVoteAndLog) {
 
 }  // namespace
 }  // namespace cleave::raft
+
+namespace cleave::raft {
+namespace {
+
+TEST(Fsm, ReadyAsksForASnapshotPastTheThreshold) {
+    RaftOptions o;
+    o.id = NodeId{1};
+    o.snapshot_threshold_entries = 5;
+    Random rng(1);
+    auto snap = std::make_shared<Snapshot>();
+    snap->meta.config.voters = {NodeId{1}};
+    PersistentState ps;
+    ps.snapshot = snap;
+    Fsm f(o, rng, std::move(ps));
+    f.campaign();
+    std::optional<Index> due;
+    for (int i = 0; i < 10 && !due; ++i) {
+        ASSERT_TRUE(f.propose("x").is_ok());
+        while (f.has_ready()) {
+            Ready r = f.get_ready();
+            f.advance(r);
+            if (r.snapshot_due) due = r.snapshot_due;
+        }
+    }
+    ASSERT_TRUE(due.has_value());
+    EXPECT_EQ(*due, Index{5});
+    EXPECT_EQ(f.log().applied(), *due);
+    ASSERT_TRUE(f.take_snapshot(*due, "image").is_ok());
+    ASSERT_TRUE(f.propose("y").is_ok());
+    while (f.has_ready()) {
+        Ready r = f.get_ready();
+        f.advance(r);
+        EXPECT_FALSE(r.snapshot_due) << "not due again right after a snapshot";
+    }
+}
+
+}  // namespace
+}  // namespace cleave::raft

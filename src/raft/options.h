@@ -39,6 +39,10 @@ struct RaftOptions {
     // Log compaction (5.1): entries kept behind a snapshot's index, so that
     // slightly lagging followers catch up from the log instead of a snapshot.
     uint64_t snapshot_trailing_entries = 16;
+    // When set, a Ready asks the host to take a snapshot (Ready::snapshot_due)
+    // once this many entries were applied since the last one. 0: never; the
+    // host decides on its own.
+    uint64_t snapshot_threshold_entries = 0;
 #ifdef CLEAVE_PLANT_RAFT_BUGS
     PlantedBug planted_bug = PlantedBug::none;
 #endif

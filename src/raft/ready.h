@@ -10,6 +10,8 @@
 //                    must never be sent for something that is not durable
 //   5. committed     apply in order
 //   6. read_states   serve each read once applied >= its index
+//   7. snapshot_due  if set, after advance(): serialise the state machine
+//                    (applied == *snapshot_due) and call take_snapshot()
 //
 // No other Fsm call may happen between get_ready() and advance().
 
@@ -28,6 +30,7 @@ struct Ready {
     std::vector<Message> messages;
     std::vector<Entry> committed;
     std::vector<ReadState> read_states;
+    std::optional<Index> snapshot_due;  // a hint, see RaftOptions::snapshot_threshold_entries
 
     bool empty() const {
         return !snapshot && entries.empty() && !hard_state && messages.empty() &&

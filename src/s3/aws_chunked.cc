@@ -22,7 +22,8 @@ std::string signature_for_hash(const ChunkSigningContext& ctx, std::string_view 
 bool equal_ct(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
     unsigned char d = 0;
-    for (size_t i = 0; i < a.size(); ++i) d |= static_cast<unsigned char>(a[i] ^ b[i]);
+    for (size_t i = 0; i < a.size(); ++i)
+        d |= static_cast<unsigned char>(a[i] ^ b[i]);
     return d == 0;
 }
 
@@ -56,17 +57,22 @@ S3Status AwsChunkedDecoder::on_header_line(std::string_view line) {
     uint64_t size = 0;
     for (char c : hex) {
         int v;
-        if (c >= '0' && c <= '9') v = c - '0';
-        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-        else return fail(malformed("bad chunk size"));
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v = c - 'A' + 10;
+        else
+            return fail(malformed("bad chunk size"));
         size = size * 16 + static_cast<uint64_t>(v);
     }
     if (size > options_.max_chunk_bytes) return fail(malformed("chunk too large"));
     expected_signature_.clear();
     while (semi != std::string_view::npos) {
         size_t next = line.find(';', semi + 1);
-        std::string_view ext = line.substr(semi + 1, next == line.npos ? line.npos : next - semi - 1);
+        std::string_view ext =
+            line.substr(semi + 1, next == line.npos ? line.npos : next - semi - 1);
         constexpr std::string_view kSig = "chunk-signature=";
         if (ext.starts_with(kSig)) expected_signature_ = to_lower(ext.substr(kSig.size()));
         semi = next;
@@ -101,8 +107,8 @@ S3Status AwsChunkedDecoder::on_chunk_end() {
         if (options_.decoded_length && decoded_bytes_ != *options_.decoded_length)
             return fail(s3_error(C::incomplete_body,
                                  "The decoded body is shorter than x-amz-decoded-content-length."));
-        state_ = options_.mode == PayloadMode::streaming_signed ? State::final_crlf
-                                                                : State::trailer;
+        state_ =
+            options_.mode == PayloadMode::streaming_signed ? State::final_crlf : State::trailer;
         return S3Status::ok();
     }
     state_ = State::chunk_crlf;
@@ -114,9 +120,9 @@ S3Status AwsChunkedDecoder::on_trailer_line(std::string_view line) {
         if (options_.mode == PayloadMode::streaming_signed_trailer) {
             if (trailer_signature_.size() != 64)
                 return fail(malformed("missing x-amz-trailer-signature"));
-            std::string sts = fmt::format("AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{}\n{}",
-                                          options_.signing.amz_date, options_.signing.scope,
-                                          prev_signature_, to_hex(sha256(trailer_text_)));
+            std::string sts =
+                fmt::format("AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{}\n{}", options_.signing.amz_date,
+                            options_.signing.scope, prev_signature_, to_hex(sha256(trailer_text_)));
             std::string actual = to_hex(hmac_sha256(options_.signing.signing_key, sts));
             if (!equal_ct(actual, trailer_signature_))
                 return fail(s3_error(C::signature_does_not_match,
@@ -170,8 +176,8 @@ S3Status AwsChunkedDecoder::feed(std::string_view input, std::string* out) {
                 break;
             }
             case State::chunk_data: {
-                size_t take = static_cast<size_t>(
-                    std::min<uint64_t>(chunk_remaining_, input.size()));
+                size_t take =
+                    static_cast<size_t>(std::min<uint64_t>(chunk_remaining_, input.size()));
                 std::string_view data = input.substr(0, take);
                 chunk_hash_.update(data);
                 out->append(data);
@@ -212,8 +218,8 @@ S3Status AwsChunkedDecoder::finish() {
         state_ = State::done;
     }
     if (state_ != State::done)
-        return fail(s3_error(C::incomplete_body,
-                             "The aws-chunked body ended before its final chunk."));
+        return fail(
+            s3_error(C::incomplete_body, "The aws-chunked body ended before its final chunk."));
     return S3Status::ok();
 }
 

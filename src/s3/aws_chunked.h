@@ -35,7 +35,7 @@
 namespace cleave::s3 {
 
 class AwsChunkedDecoder {
-public:
+  public:
     struct Options {
         PayloadMode mode = PayloadMode::streaming_signed;  // one of the streaming modes
         ChunkSigningContext signing;                       // unused when unsigned
@@ -65,7 +65,7 @@ public:
     // signature line is not included.
     const HeaderList& trailers() const { return trailers_; }
 
-private:
+  private:
     enum class State { chunk_header, chunk_data, chunk_crlf, final_crlf, trailer, done, failed };
 
     S3Status fail(S3Error error);
@@ -76,7 +76,7 @@ private:
 
     const Options options_;
     State state_ = State::chunk_header;
-    std::string line_;            // partial header / trailer line
+    std::string line_;  // partial header / trailer line
     uint64_t chunk_remaining_ = 0;
     uint64_t chunk_size_ = 0;
     std::string expected_signature_;  // of the chunk being read

@@ -18,8 +18,8 @@ uint64_t test_seed() {
 
 ChunkSigningContext example_context() {
     ChunkSigningContext ctx;
-    ctx.signing_key =
-        derive_signing_key("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "20130524", "us-east-1", "s3");
+    ctx.signing_key = derive_signing_key("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "20130524",
+                                         "us-east-1", "s3");
     ctx.amz_date = "20130524T000000Z";
     ctx.scope = "20130524/us-east-1/s3/aws4_request";
     ctx.seed_signature = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9";
@@ -29,7 +29,8 @@ ChunkSigningContext example_context() {
 // The body of AWS's documented chunked upload: 65536 + 1024 bytes of 'a'.
 std::string documented_body() {
     std::string b;
-    b += "10000;chunk-signature=ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648\r\n";
+    b += "10000;chunk-signature="
+         "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648\r\n";
     b += std::string(65536, 'a') + "\r\n";
     b += "400;chunk-signature=0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497\r\n";
     b += std::string(1024, 'a') + "\r\n";
@@ -79,7 +80,8 @@ TEST(AwsChunkedTest, ArbitraryFeedBoundaries) {
     // One byte at a time.
     AwsChunkedDecoder d(options());
     std::string out;
-    for (char c : body) ASSERT_TRUE(d.feed(std::string_view(&c, 1), &out).is_ok());
+    for (char c : body)
+        ASSERT_TRUE(d.feed(std::string_view(&c, 1), &out).is_ok());
     ASSERT_TRUE(d.finish().is_ok());
 }
 
@@ -112,7 +114,7 @@ TEST(AwsChunkedTest, MalformedFramingAndLengthsAreRefused) {
     };
     std::string good = documented_body();
     fails("zz;chunk-signature=00\r\n", 66560, S3ErrorCode::invalid_request);
-    fails("10000\r\n", 66560, S3ErrorCode::invalid_request);  // signature missing
+    fails("10000\r\n", 66560, S3ErrorCode::invalid_request);           // signature missing
     fails(good.substr(0, 1000), 66560, S3ErrorCode::incomplete_body);  // truncated
     fails(good.substr(0, good.size() - 2), 66560, S3ErrorCode::incomplete_body);
     fails(good + "x", 66560, S3ErrorCode::invalid_request);  // trailing garbage
@@ -130,9 +132,9 @@ TEST(AwsChunkedTest, UnsignedTrailerMode) {
     o.decoded_length = 11;
     AwsChunkedDecoder d(o);
     std::string out;
-    ASSERT_TRUE(d.feed("5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n",
-                       &out)
-                    .is_ok());
+    ASSERT_TRUE(
+        d.feed("5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n", &out)
+            .is_ok());
     ASSERT_TRUE(d.finish().is_ok());
     EXPECT_EQ(out, "hello world");
     ASSERT_EQ(d.trailers().size(), 1u);
@@ -147,7 +149,8 @@ TEST(AwsChunkedTest, SignedTrailerModeOfTheDocumentedExample) {
     o.signing.seed_signature = "106e2a8a18243abcf37539882f36619c00e2dfc72633413f02d3b74544bfeb8e";
     o.decoded_length = 66560;
     std::string b;
-    b += "10000;chunk-signature=b474d8862b1487a5145d686f57f013e54db672cee1c953b3010fb58501ef5aa2\r\n";
+    b += "10000;chunk-signature="
+         "b474d8862b1487a5145d686f57f013e54db672cee1c953b3010fb58501ef5aa2\r\n";
     b += std::string(65536, 'a') + "\r\n";
     b += "400;chunk-signature=1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7\r\n";
     b += std::string(1024, 'a') + "\r\n";
@@ -179,7 +182,8 @@ TEST(AwsChunkedTest, EncodeDecodeRoundTripOfRandomPayloads) {
     Random rng(seed);
     for (int i = 0; i < 20; ++i) {
         std::string payload(rng.uniform(200000), '\0');
-        for (char& c : payload) c = static_cast<char>(rng.uniform(256));
+        for (char& c : payload)
+            c = static_cast<char>(rng.uniform(256));
         size_t chunk = 1 + rng.uniform(70000);
         std::string body = aws_chunked_encode(payload, chunk, example_context());
         EXPECT_EQ(body.size(), aws_chunked_encoded_length(payload.size(), chunk));

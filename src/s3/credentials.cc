@@ -107,8 +107,7 @@ Result<StaticCredentialProvider> StaticCredentialProvider::from_env() {
     return p;
 }
 
-std::optional<std::string> StaticCredentialProvider::secret_for(
-    std::string_view access_key) const {
+std::optional<std::string> StaticCredentialProvider::secret_for(std::string_view access_key) const {
     auto it = secrets_.find(access_key);
     if (it == secrets_.end()) return std::nullopt;
     return it->second;

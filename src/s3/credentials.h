@@ -23,7 +23,7 @@
 namespace cleave::s3 {
 
 class CredentialProvider {
-public:
+  public:
     virtual ~CredentialProvider() = default;
     // The secret of `access_key`, or nullopt when the key is unknown.
     // Thread-safe: called concurrently from every connection.
@@ -31,7 +31,7 @@ public:
 };
 
 class StaticCredentialProvider final : public CredentialProvider {
-public:
+  public:
     StaticCredentialProvider() = default;
 
     // Adds a pair; invalid_argument on a malformed key or secret,
@@ -50,7 +50,7 @@ public:
     size_t size() const { return secrets_.size(); }
     bool empty() const { return secrets_.empty(); }
 
-private:
+  private:
     std::map<std::string, std::string, std::less<>> secrets_;
 };
 

@@ -26,10 +26,9 @@ TEST(CredentialsTest, RejectsMalformedLines) {
               Errc::invalid_argument);
     EXPECT_EQ(StaticCredentialProvider::parse("A!K secretsecret\n").status().code(),
               Errc::invalid_argument);
-    EXPECT_EQ(StaticCredentialProvider::parse("AKA secretsecret\nAKA othersecret\n")
-                  .status()
-                  .code(),
-              Errc::already_exists);
+    EXPECT_EQ(
+        StaticCredentialProvider::parse("AKA secretsecret\nAKA othersecret\n").status().code(),
+        Errc::already_exists);
 }
 
 TEST(CredentialsTest, LoadsFilesAndRoundTripsTheFormat) {

@@ -48,8 +48,7 @@ constexpr std::array<S3ErrorInfo, kS3ErrorCodeCount> kTable{{
     {C::malformed_xml, "MalformedXML", 400,
      "The XML you provided was not well-formed or did not validate against our published "
      "schema."},
-    {C::max_message_length_exceeded, "MaxMessageLengthExceeded", 400,
-     "Your request was too big."},
+    {C::max_message_length_exceeded, "MaxMessageLengthExceeded", 400, "Your request was too big."},
     {C::metadata_too_large, "MetadataTooLarge", 400,
      "Your metadata headers exceed the maximum allowed metadata size."},
     {C::method_not_allowed, "MethodNotAllowed", 405,
@@ -86,7 +85,9 @@ constexpr std::array<S3ErrorInfo, kS3ErrorCodeCount> kTable{{
 
 }  // namespace
 
-std::span<const S3ErrorInfo> s3_error_table() { return kTable; }
+std::span<const S3ErrorInfo> s3_error_table() {
+    return kTable;
+}
 
 const S3ErrorInfo& s3_error_info(S3ErrorCode code) {
     auto i = static_cast<size_t>(code);
@@ -98,27 +99,48 @@ S3ErrorCode s3_code_for_errc(Errc errc) {
     switch (errc) {
         // An OK status is not an error: reaching here is a bug in the caller,
         // but a client must still get a well-formed answer.
-        case Errc::ok: return C::internal_error;
-        case Errc::not_found: return C::no_such_key;
-        case Errc::already_exists: return C::bucket_already_owned_by_you;
-        case Errc::invalid_argument: return C::invalid_argument;
-        case Errc::corruption: return C::internal_error;
-        case Errc::io_error: return C::internal_error;
-        case Errc::precondition_failed: return C::precondition_failed;
-        case Errc::not_leader: return C::service_unavailable;
-        case Errc::stale_epoch: return C::service_unavailable;
-        case Errc::unavailable: return C::service_unavailable;
-        case Errc::aborted: return C::service_unavailable;
-        case Errc::too_large: return C::entity_too_large;
-        case Errc::not_empty: return C::bucket_not_empty;
-        case Errc::internal: return C::internal_error;
-        case Errc::no_such_bucket: return C::no_such_bucket;
-        case Errc::no_such_key: return C::no_such_key;
-        case Errc::no_such_upload: return C::no_such_upload;
-        case Errc::invalid_part: return C::invalid_part;
-        case Errc::invalid_part_order: return C::invalid_part_order;
-        case Errc::entity_too_small: return C::entity_too_small;
-        case Errc::invalid_range: return C::invalid_range;
+        case Errc::ok:
+            return C::internal_error;
+        case Errc::not_found:
+            return C::no_such_key;
+        case Errc::already_exists:
+            return C::bucket_already_owned_by_you;
+        case Errc::invalid_argument:
+            return C::invalid_argument;
+        case Errc::corruption:
+            return C::internal_error;
+        case Errc::io_error:
+            return C::internal_error;
+        case Errc::precondition_failed:
+            return C::precondition_failed;
+        case Errc::not_leader:
+            return C::service_unavailable;
+        case Errc::stale_epoch:
+            return C::service_unavailable;
+        case Errc::unavailable:
+            return C::service_unavailable;
+        case Errc::aborted:
+            return C::service_unavailable;
+        case Errc::too_large:
+            return C::entity_too_large;
+        case Errc::not_empty:
+            return C::bucket_not_empty;
+        case Errc::internal:
+            return C::internal_error;
+        case Errc::no_such_bucket:
+            return C::no_such_bucket;
+        case Errc::no_such_key:
+            return C::no_such_key;
+        case Errc::no_such_upload:
+            return C::no_such_upload;
+        case Errc::invalid_part:
+            return C::invalid_part;
+        case Errc::invalid_part_order:
+            return C::invalid_part_order;
+        case Errc::entity_too_small:
+            return C::entity_too_small;
+        case Errc::invalid_range:
+            return C::invalid_range;
     }
     return C::internal_error;
 }
@@ -157,11 +179,21 @@ std::string xml_escape(std::string_view text) {
     for (char ch : text) {
         auto c = static_cast<unsigned char>(ch);
         switch (ch) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&apos;"; break;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&apos;";
+                break;
             default:
                 if (c < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') {
                     // XML 1.0 cannot carry these even as references. Keys

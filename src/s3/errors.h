@@ -109,7 +109,7 @@ std::string xml_escape(std::string_view text);
 
 // A status in the S3 error space: OK or one S3Error.
 class [[nodiscard]] S3Status {
-public:
+  public:
     S3Status() = default;
     S3Status(S3Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT: implicit
     static S3Status ok() { return {}; }
@@ -120,7 +120,7 @@ public:
         return error_;
     }
 
-private:
+  private:
     S3Error error_;
     bool ok_ = true;
 };
@@ -128,10 +128,10 @@ private:
 // A value or an S3 error.
 template <typename T>
 class [[nodiscard]] S3Result {
-public:
-    S3Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
+  public:
+    S3Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
     S3Result(S3Error error) : v_(std::move(error)) {}  // NOLINT
-    S3Result(S3Status status) : v_(status.error()) {}   // NOLINT: status must be an error
+    S3Result(S3Status status) : v_(status.error()) {}  // NOLINT: status must be an error
 
     bool is_ok() const { return std::holds_alternative<T>(v_); }
     explicit operator bool() const { return is_ok(); }
@@ -157,7 +157,7 @@ public:
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
 
-private:
+  private:
     std::variant<T, S3Error> v_;
 };
 

@@ -14,7 +14,7 @@ using service::BodyDigest;
 using service::ObjectInfo;
 
 class FakeWriter final : public service::BodyWriter {
-public:
+  public:
     Status write(std::string_view data) override {
         if (finished_) return Status::internal("write after finish");
         data_.append(data);
@@ -32,16 +32,19 @@ public:
     BodyDigest digest_;
     bool finished_ = false;
 
-private:
+  private:
     Hasher md5_{Hasher::Kind::md5};
     Hasher sha_{Hasher::Kind::sha256};
 };
 
 class FakeReader final : public service::ObjectReader {
-public:
+  public:
     FakeReader(ObjectInfo info, std::string data, uint64_t offset, size_t piece,
                std::optional<Status> fail_after_first)
-        : info_(std::move(info)), data_(std::move(data)), offset_(offset), piece_(piece),
+        : info_(std::move(info)),
+          data_(std::move(data)),
+          offset_(offset),
+          piece_(piece),
           fail_(std::move(fail_after_first)) {}
     const ObjectInfo& info() const override { return info_; }
     uint64_t offset() const override { return offset_; }
@@ -53,7 +56,7 @@ public:
         return out;
     }
 
-private:
+  private:
     ObjectInfo info_;
     std::string data_;
     uint64_t offset_;
@@ -114,12 +117,13 @@ Result<service::BucketInfo> FakeObjectService::head_bucket(std::string_view buck
 Result<std::vector<service::BucketInfo>> FakeObjectService::list_buckets() {
     std::lock_guard lock(mu_);
     std::vector<service::BucketInfo> out;
-    for (const auto& [n, b] : buckets_) out.push_back({n, b.created_ms});
+    for (const auto& [n, b] : buckets_)
+        out.push_back({n, b.created_ms});
     return out;
 }
 
 Result<std::unique_ptr<service::BodyWriter>> FakeObjectService::begin_put(std::string_view bucket,
-                                                                         std::string_view) {
+                                                                          std::string_view) {
     std::lock_guard lock(mu_);
     if (!buckets_.contains(bucket)) return no_bucket(bucket);
     return std::unique_ptr<service::BodyWriter>(std::make_unique<FakeWriter>());

@@ -12,7 +12,7 @@
 namespace cleave::s3::testing {
 
 class FakeObjectService final : public service::ObjectService {
-public:
+  public:
     FakeObjectService() = default;
 
     // Smallest size of every part but the last (S3: 5 MiB); tests lower it.
@@ -72,7 +72,7 @@ public:
                                                     std::string_view upload_id_marker,
                                                     uint32_t max_uploads) override;
 
-private:
+  private:
     struct Object {
         service::ObjectInfo info;
         std::string data;

@@ -9,8 +9,8 @@ namespace cleave::s3 {
 namespace {
 
 bool is_unreserved(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 int hex_value(char c) {
@@ -102,9 +102,11 @@ std::vector<std::string_view> split_ws(std::string_view s) {
     std::vector<std::string_view> out;
     size_t i = 0;
     while (i < s.size()) {
-        while (i < s.size() && s[i] == ' ') ++i;
+        while (i < s.size() && s[i] == ' ')
+            ++i;
         size_t j = i;
-        while (j < s.size() && s[j] != ' ') ++j;
+        while (j < s.size() && s[j] != ' ')
+            ++j;
         if (j > i) out.push_back(s.substr(i, j - i));
         i = j;
     }
@@ -187,20 +189,23 @@ bool iequals(std::string_view a, std::string_view b) {
 
 std::string to_lower(std::string_view s) {
     std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
 }
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
     return s;
 }
 
 std::string format_amz_date(int64_t unix_ms) {
     Civil c = civil_from_ms(unix_ms);
-    return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", c.year, c.month, c.day, c.hour,
-                       c.minute, c.second);
+    return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", c.year, c.month, c.day, c.hour, c.minute,
+                       c.second);
 }
 
 std::optional<int64_t> parse_amz_date(std::string_view s) {
@@ -253,8 +258,8 @@ std::optional<int64_t> parse_http_date(std::string_view s) {
 
 std::string format_iso8601(int64_t unix_ms) {
     Civil c = civil_from_ms(unix_ms);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", c.year, c.month, c.day,
-                       c.hour, c.minute, c.second, c.millis);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", c.year, c.month, c.day, c.hour,
+                       c.minute, c.second, c.millis);
 }
 
 }  // namespace cleave::s3

@@ -45,11 +45,33 @@ const std::string* find_header(const HeaderList& headers, std::string_view name)
 // Sub-resources of S3 that Cleave does not serve; a request naming one gets
 // NotImplemented rather than being mistaken for a plain GET/PUT.
 constexpr std::string_view kUnsupportedSubresources[] = {
-    "accelerate", "acl", "analytics", "attributes", "cors", "encryption",
-    "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging", "metrics",
-    "notification", "object-lock", "ownershipControls", "policy", "policyStatus",
-    "publicAccessBlock", "replication", "requestPayment", "restore", "retention", "select",
-    "tagging", "torrent", "versions", "website",
+    "accelerate",
+    "acl",
+    "analytics",
+    "attributes",
+    "cors",
+    "encryption",
+    "intelligent-tiering",
+    "inventory",
+    "legal-hold",
+    "lifecycle",
+    "logging",
+    "metrics",
+    "notification",
+    "object-lock",
+    "ownershipControls",
+    "policy",
+    "policyStatus",
+    "publicAccessBlock",
+    "replication",
+    "requestPayment",
+    "restore",
+    "retention",
+    "select",
+    "tagging",
+    "torrent",
+    "versions",
+    "website",
 };
 
 }  // namespace
@@ -122,26 +144,46 @@ S3Result<Addressing> resolve_addressing(std::string_view host, std::string_view 
 
 std::string_view operation_name(Operation op) {
     switch (op) {
-        case Operation::list_buckets: return "ListBuckets";
-        case Operation::create_bucket: return "CreateBucket";
-        case Operation::delete_bucket: return "DeleteBucket";
-        case Operation::head_bucket: return "HeadBucket";
-        case Operation::get_bucket_location: return "GetBucketLocation";
-        case Operation::get_bucket_versioning: return "GetBucketVersioning";
-        case Operation::list_objects_v1: return "ListObjects";
-        case Operation::list_objects_v2: return "ListObjectsV2";
-        case Operation::list_multipart_uploads: return "ListMultipartUploads";
-        case Operation::delete_objects: return "DeleteObjects";
-        case Operation::put_object: return "PutObject";
-        case Operation::copy_object: return "CopyObject";
-        case Operation::get_object: return "GetObject";
-        case Operation::head_object: return "HeadObject";
-        case Operation::delete_object: return "DeleteObject";
-        case Operation::create_multipart_upload: return "CreateMultipartUpload";
-        case Operation::upload_part: return "UploadPart";
-        case Operation::complete_multipart_upload: return "CompleteMultipartUpload";
-        case Operation::abort_multipart_upload: return "AbortMultipartUpload";
-        case Operation::list_parts: return "ListParts";
+        case Operation::list_buckets:
+            return "ListBuckets";
+        case Operation::create_bucket:
+            return "CreateBucket";
+        case Operation::delete_bucket:
+            return "DeleteBucket";
+        case Operation::head_bucket:
+            return "HeadBucket";
+        case Operation::get_bucket_location:
+            return "GetBucketLocation";
+        case Operation::get_bucket_versioning:
+            return "GetBucketVersioning";
+        case Operation::list_objects_v1:
+            return "ListObjects";
+        case Operation::list_objects_v2:
+            return "ListObjectsV2";
+        case Operation::list_multipart_uploads:
+            return "ListMultipartUploads";
+        case Operation::delete_objects:
+            return "DeleteObjects";
+        case Operation::put_object:
+            return "PutObject";
+        case Operation::copy_object:
+            return "CopyObject";
+        case Operation::get_object:
+            return "GetObject";
+        case Operation::head_object:
+            return "HeadObject";
+        case Operation::delete_object:
+            return "DeleteObject";
+        case Operation::create_multipart_upload:
+            return "CreateMultipartUpload";
+        case Operation::upload_part:
+            return "UploadPart";
+        case Operation::complete_multipart_upload:
+            return "CompleteMultipartUpload";
+        case Operation::abort_multipart_upload:
+            return "AbortMultipartUpload";
+        case Operation::list_parts:
+            return "ListParts";
     }
     return "Unknown";
 }
@@ -150,8 +192,7 @@ S3Result<Operation> identify_operation(std::string_view method, const Addressing
                                        const QueryParams& query, const HeaderList& headers) {
     auto has = [&](std::string_view name) { return find_param(query, name) != nullptr; };
     auto not_impl = [&](std::string_view what) {
-        return s3_error(C::not_implemented,
-                        fmt::format("{} is not implemented by Cleave.", what));
+        return s3_error(C::not_implemented, fmt::format("{} is not implemented by Cleave.", what));
     };
     for (std::string_view sub : kUnsupportedSubresources) {
         if (has(sub)) return not_impl(fmt::format("The '{}' sub-resource", sub));
@@ -202,7 +243,8 @@ S3Result<Operation> identify_operation(std::string_view method, const Addressing
         if (has("partNumber")) return not_impl("HeadObject with partNumber");
         return Operation::head_object;
     }
-    if (is_delete) return has("uploadId") ? Operation::abort_multipart_upload : Operation::delete_object;
+    if (is_delete)
+        return has("uploadId") ? Operation::abort_multipart_upload : Operation::delete_object;
     // POST on a key.
     if (has("uploads")) return Operation::create_multipart_upload;
     if (has("uploadId")) return Operation::complete_multipart_upload;
@@ -273,8 +315,8 @@ bool etag_list_matches(std::string_view list, std::string_view etag) {
 ConditionOutcome evaluate_conditions(const ConditionalHeaders& h, std::string_view etag,
                                      int64_t last_modified_ms) {
     // HTTP dates have second resolution.
-    const int64_t lm_s = last_modified_ms >= 0 ? last_modified_ms / 1000
-                                               : (last_modified_ms - 999) / 1000;
+    const int64_t lm_s =
+        last_modified_ms >= 0 ? last_modified_ms / 1000 : (last_modified_ms - 999) / 1000;
     if (h.if_match) {
         if (!etag_list_matches(*h.if_match, etag)) return ConditionOutcome::precondition_failed;
     } else if (h.if_unmodified_since) {
@@ -295,7 +337,8 @@ S3Result<service::ObjectHeaders> object_headers_from_request(const HeaderList& h
     size_t meta_bytes = 0;
     for (const auto& [name, value] : headers) {
         std::string n = to_lower(name);
-        if (n == "content-type") out.content_type = value;
+        if (n == "content-type")
+            out.content_type = value;
         else if (n == "content-encoding") {
             // aws-chunked is transport framing, not a stored encoding.
             std::string kept;
@@ -311,10 +354,14 @@ S3Result<service::ObjectHeaders> object_headers_from_request(const HeaderList& h
                 pos = comma + 1;
             }
             out.content_encoding = kept;
-        } else if (n == "content-disposition") out.content_disposition = value;
-        else if (n == "content-language") out.content_language = value;
-        else if (n == "cache-control") out.cache_control = value;
-        else if (n == "expires") out.expires = value;
+        } else if (n == "content-disposition")
+            out.content_disposition = value;
+        else if (n == "content-language")
+            out.content_language = value;
+        else if (n == "cache-control")
+            out.cache_control = value;
+        else if (n == "expires")
+            out.expires = value;
         else if (n.starts_with("x-amz-meta-") && n.size() > 11) {
             std::string key = n.substr(11);
             meta_bytes += key.size() + value.size();
@@ -333,9 +380,8 @@ S3Result<service::ObjectHeaders> object_headers_from_request(const HeaderList& h
 S3Status validate_key(std::string_view key) {
     if (key.empty()) return s3_error(C::invalid_argument, "The object key must not be empty.");
     if (key.size() > service::kMaxKeyBytes)
-        return s3_error(C::key_too_long,
-                        fmt::format("Your key is too long: {} bytes, at most {}.", key.size(),
-                                    service::kMaxKeyBytes));
+        return s3_error(C::key_too_long, fmt::format("Your key is too long: {} bytes, at most {}.",
+                                                     key.size(), service::kMaxKeyBytes));
     return S3Status::ok();
 }
 

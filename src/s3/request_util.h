@@ -70,10 +70,10 @@ S3Result<Operation> identify_operation(std::string_view method, const Addressing
 
 // A byte range after resolution against the object size.
 struct RangeSpec {
-    bool present = false;      // a Range header that applies
-    bool satisfiable = true;   // false: answer 416 InvalidRange
+    bool present = false;     // a Range header that applies
+    bool satisfiable = true;  // false: answer 416 InvalidRange
     uint64_t first = 0;
-    uint64_t last = 0;         // inclusive
+    uint64_t last = 0;  // inclusive
 };
 // "bytes=a-b", "bytes=a-", "bytes=-n". A syntactically invalid or multi-range
 // header is ignored (RFC 7233 section 3.1), as S3 does.
@@ -84,10 +84,10 @@ RangeSpec resolve_range(std::string_view range_header, uint64_t size);
 // If-None-Match, then If-Modified-Since when If-None-Match is absent).
 enum class ConditionOutcome { proceed, not_modified, precondition_failed };
 struct ConditionalHeaders {
-    std::optional<std::string> if_match;
-    std::optional<std::string> if_none_match;
-    std::optional<std::string> if_modified_since;
-    std::optional<std::string> if_unmodified_since;
+    std::optional<std::string> if_match{};
+    std::optional<std::string> if_none_match{};
+    std::optional<std::string> if_modified_since{};
+    std::optional<std::string> if_unmodified_since{};
 };
 ConditionOutcome evaluate_conditions(const ConditionalHeaders& h, std::string_view etag,
                                      int64_t last_modified_ms);

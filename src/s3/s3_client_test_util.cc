@@ -44,7 +44,8 @@ TestResponse TestClient::send(const TestRequest& r) {
     sreq.raw_path = r.target.substr(0, qm);
     if (qm != std::string::npos) sreq.query = parse_query(r.target.substr(qm + 1)).value();
     sreq.headers.emplace_back("Host", host);
-    for (const auto& h : r.headers) sreq.headers.push_back(h);
+    for (const auto& h : r.headers)
+        sreq.headers.push_back(h);
     std::string body = r.body;
     const Credentials& creds = r.credentials ? *r.credentials : credentials_;
     int64_t now = SystemClock::instance().now_unix_ms();
@@ -59,14 +60,16 @@ TestResponse TestClient::send(const TestRequest& r) {
         });
         if (!has_decoded)
             sreq.headers.emplace_back("x-amz-decoded-content-length", std::to_string(body.size()));
-        sreq.headers.emplace_back(
-            "Content-Length", std::to_string(aws_chunked_encoded_length(body.size(), r.chunk_bytes)));
-        std::string seed = sign_request(sreq, kStreamingSignedPayload, creds, {.now_ms = now}).value();
+        sreq.headers.emplace_back("Content-Length", std::to_string(aws_chunked_encoded_length(
+                                                        body.size(), r.chunk_bytes)));
+        std::string seed =
+            sign_request(sreq, kStreamingSignedPayload, creds, {.now_ms = now}).value();
         ChunkSigningContext ctx;
         std::string amz_date = format_amz_date(now);
         ctx.amz_date = amz_date;
         ctx.scope = amz_date.substr(0, 8) + "/us-east-1/s3/aws4_request";
-        ctx.signing_key = derive_signing_key(creds.secret_key, amz_date.substr(0, 8), "us-east-1", "s3");
+        ctx.signing_key =
+            derive_signing_key(creds.secret_key, amz_date.substr(0, 8), "us-east-1", "s3");
         ctx.seed_signature = seed;
         body = aws_chunked_encode(body, r.chunk_bytes, ctx);
     }
@@ -129,7 +132,8 @@ TestResponse TestClient::send(const TestRequest& r) {
         auto msg = parser->release();
         TestResponse out;
         out.status = static_cast<int>(msg.result_int());
-        for (const auto& f : msg) out.headers[to_lower(f.name_string())] = std::string(f.value());
+        for (const auto& f : msg)
+            out.headers[to_lower(f.name_string())] = std::string(f.value());
         out.body = std::move(msg.body());
         if (!msg.keep_alive()) conn_->stream.reset();
         return out;
@@ -139,7 +143,10 @@ TestResponse TestClient::send(const TestRequest& r) {
 
 TestResponse TestClient::put(const std::string& target, std::string body,
                              std::vector<std::pair<std::string, std::string>> headers) {
-    return send({.method = "PUT", .target = target, .body = std::move(body), .headers = std::move(headers)});
+    return send({.method = "PUT",
+                 .target = target,
+                 .body = std::move(body),
+                 .headers = std::move(headers)});
 }
 TestResponse TestClient::del(const std::string& target) {
     return send({.method = "DELETE", .target = target});

@@ -34,11 +34,11 @@ struct TestRequest {
     SignMode sign = SignMode::signed_payload;
     std::optional<std::string> host{};         // default "127.0.0.1:<port>"
     std::optional<Credentials> credentials{};  // default: the client's
-    size_t chunk_bytes = 64 * 1024;        // streaming mode
+    size_t chunk_bytes = 64 * 1024;            // streaming mode
 };
 
 class TestClient {
-public:
+  public:
     TestClient(uint16_t port, Credentials credentials);
     ~TestClient();
     TestClient(const TestClient&) = delete;
@@ -60,7 +60,7 @@ public:
     // Number of TCP connections opened so far (keep-alive checks).
     int connections_opened() const { return connections_opened_; }
 
-private:
+  private:
     struct Conn;
     uint16_t port_;
     Credentials credentials_;

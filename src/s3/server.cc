@@ -78,10 +78,21 @@ Status Server::start() {
     CLEAVE_ASSERT(!s.started, "Server::start called twice");
     s.started = true;
     boost::system::error_code ec;
-    auto addr = asio::ip::make_address(s.config.listen_host, ec);
-    if (ec)
-        return Status::invalid_argument(
-            fmt::format("bad listen address '{}': {}", s.config.listen_host, ec.message()));
+    std::string host = s.config.listen_host;
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    auto addr = asio::ip::make_address(host, ec);
+    if (ec) {
+        // A host name ("localhost"): its first address.
+        asio::io_context resolve_ctx;
+        tcp::resolver resolver(resolve_ctx);
+        auto results = resolver.resolve(host, "", ec);
+        if (ec || results.empty())
+            return Status::invalid_argument(fmt::format("bad listen address '{}': {}",
+                                                        s.config.listen_host,
+                                                        ec ? ec.message() : "no address"));
+        addr = results.begin()->endpoint().address();
+    }
     s.ioc = std::make_unique<asio::io_context>(
         static_cast<int>(std::max<size_t>(1, s.config.io_threads)));
     size_t pool_threads = s.config.threads;
@@ -380,7 +391,7 @@ S3Status Connection::begin_body(const Request& req, uint64_t limit, bool digests
     return S3Status::ok();
 }
 
-asio::awaitable<S3Result<std::string>> Connection::read_raw(size_t max_bytes) {
+asio::awaitable<S3Result<size_t>> Connection::read_raw() {
     auto& msg = parser_->get();
     if (!body_->continue_sent) {
         body_->continue_sent = true;
@@ -395,64 +406,60 @@ asio::awaitable<S3Result<std::string>> Connection::read_raw(size_t max_bytes) {
             }
         }
     }
-    if (parser_->is_done()) co_return std::string();
-    std::string buf(max_bytes, '\0');
-    msg.body().data = buf.data();
-    msg.body().size = buf.size();
+    if (parser_->is_done()) co_return size_t{0};
+    if (raw_buf_.empty()) raw_buf_.resize(kRawReadBytes);
+    msg.body().data = raw_buf_.data();
+    msg.body().size = raw_buf_.size();
     stream_.expires_after(std::chrono::milliseconds(server_.config.idle_timeout_ms));
     auto [ec, n] = co_await http::async_read(stream_, buffer_, *parser_, kTuple);
     if (ec == http::error::need_buffer) ec = {};
+    size_t got = raw_buf_.size() - msg.body().size;
+    msg.body().data = nullptr;
+    msg.body().size = 0;
     if (ec) {
         broken_ = true;
         if (ec == beast::error::timeout) co_return s3_error(C::request_timeout);
         co_return s3_error(C::incomplete_body,
                            fmt::format("The request body ended early ({}).", ec.message()));
     }
-    buf.resize(max_bytes - msg.body().size);
-    msg.body().data = nullptr;
-    msg.body().size = 0;
-    co_return buf;
+    co_return got;
 }
 
 asio::awaitable<S3Result<std::string>> Connection::read_body_piece() {
     CLEAVE_ASSERT(body_->set_up, "read_body_piece before begin_body");
     if (body_->finished) co_return std::string();
+    // Gather up to body_piece_bytes of decoded payload from as many socket
+    // reads as it takes, so the service sees few, large writes.
     std::string out;
-    while (out.empty()) {
-        if (body_->raw_done) {
-            if (body_->decoder) {
-                S3Status st = body_->decoder->finish();
-                if (!st) co_return st.error();
-            }
-            if (body_->sha256) {
-                std::string hex = to_hex(body_->sha256->finish());
-                if (hex != body_->auth_sha256_hex)
-                    co_return s3_error(C::x_amz_content_sha256_mismatch);
-            }
-            if (body_->md5 && body_->md5->finish() != body_->expected_md5)
-                co_return s3_error(C::bad_digest);
-            body_->finished = true;
-            co_return std::string();
-        }
-        auto raw = co_await read_raw(server_.config.body_piece_bytes);
-        if (!raw) co_return raw.error();
-        if (raw->empty() && parser_->is_done()) {
-            body_->raw_done = true;
-            continue;
-        }
+    while (out.size() < server_.config.body_piece_bytes && !body_->raw_done) {
+        auto got = co_await read_raw();
+        if (!got) co_return got.error();
+        std::string_view raw(raw_buf_.data(), *got);
         if (body_->decoder) {
-            S3Status st = body_->decoder->feed(*raw, &out);
+            S3Status st = body_->decoder->feed(raw, &out);
             if (!st) co_return st.error();
         } else {
-            out = std::move(*raw);
+            out.append(raw);
         }
         if (parser_->is_done()) body_->raw_done = true;
-        body_->decoded += out.size();
-        if (body_->decoded > body_->limit) co_return s3_error(body_->too_large_code);
-        if (body_->sha256) body_->sha256->update(out);
-        if (body_->md5) body_->md5->update(out);
     }
-    co_return out;
+    body_->decoded += out.size();
+    if (body_->decoded > body_->limit) co_return s3_error(body_->too_large_code);
+    if (body_->sha256) body_->sha256->update(out);
+    if (body_->md5) body_->md5->update(out);
+    if (!out.empty()) co_return out;
+
+    // The body ended: every check that needs all of it.
+    if (body_->decoder) {
+        S3Status st = body_->decoder->finish();
+        if (!st) co_return st.error();
+    }
+    if (body_->sha256 && to_hex(body_->sha256->finish()) != body_->auth_sha256_hex)
+        co_return s3_error(C::x_amz_content_sha256_mismatch);
+    if (body_->md5 && body_->md5->finish() != body_->expected_md5)
+        co_return s3_error(C::bad_digest);
+    body_->finished = true;
+    co_return std::string();
 }
 
 asio::awaitable<S3Result<std::string>> Connection::read_small_body(const Request& req,

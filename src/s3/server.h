@@ -39,10 +39,10 @@ struct ServerConfig {
     size_t io_threads = 2;
 
     // Limits.
-    size_t max_header_bytes = 16 * 1024;           // larger: 400 and close
-    uint64_t max_xml_body_bytes = 4ULL << 20;      // CompleteMultipartUpload, DeleteObjects
-    size_t body_piece_bytes = 1 << 20;             // service write granularity
-    int64_t idle_timeout_ms = 5 * 60 * 1000;       // keep-alive idle, and per read/write
+    size_t max_header_bytes = 16 * 1024;       // larger: 400 and close
+    uint64_t max_xml_body_bytes = 4ULL << 20;  // CompleteMultipartUpload, DeleteObjects
+    size_t body_piece_bytes = 1 << 20;         // service write granularity
+    int64_t idle_timeout_ms = 5 * 60 * 1000;   // keep-alive idle, and per read/write
     int64_t max_clock_skew_ms = 15 * 60 * 1000;
 
     // Wall clock for SigV4 (tests inject one); nullptr = the system clock.
@@ -50,7 +50,7 @@ struct ServerConfig {
 };
 
 class Server {
-public:
+  public:
     Server(ServerConfig config, service::ObjectService& service,
            const CredentialProvider& credentials);
     ~Server();
@@ -67,7 +67,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     std::unique_ptr<Impl> impl_;
 };
 

@@ -9,10 +9,10 @@
 #include <thread>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/hash.h"
 #include "s3/aws_chunked.h"
@@ -56,13 +56,13 @@ struct Server::Impl {
 // One request as the handlers see it.
 struct Request {
     std::string method;
-    std::string raw_path;   // as on the wire
+    std::string raw_path;  // as on the wire
     std::string raw_query;
     QueryParams query;
     HeaderList headers;
     std::string host;
     std::string request_id;
-    std::string resource;   // for error documents: the decoded path
+    std::string resource;  // for error documents: the decoded path
     Addressing addr;
     Operation op = Operation::list_buckets;
     AuthContext auth;
@@ -75,11 +75,11 @@ struct Request {
 // Serves one TCP connection: reads requests in order, authenticates,
 // dispatches to a handler, writes the response. Owned by its coroutine.
 class Connection : public std::enable_shared_from_this<Connection> {
-public:
+  public:
     Connection(Server::Impl& server, tcp::socket socket);
     asio::awaitable<void> run();
 
-private:
+  private:
     using StringResponse = http::response<http::string_body>;
 
     // ---- HTTP plumbing (server.cc) ----
@@ -117,7 +117,8 @@ private:
     S3Status begin_body(const Request& req, uint64_t limit, bool digests_by_caller,
                         S3ErrorCode too_large_code);
     asio::awaitable<S3Result<std::string>> read_body_piece();
-    asio::awaitable<S3Result<std::string>> read_raw(size_t max_bytes);
+    // Reads raw (still encoded) body bytes into raw_buf_; 0 at the end.
+    asio::awaitable<S3Result<size_t>> read_raw();
     asio::awaitable<S3Result<std::string>> read_small_body(const Request& req, uint64_t limit);
     // Compares a service-computed digest with what the client declared.
     S3Status check_digests(const Request& req, const service::BodyDigest& digest) const;
@@ -155,8 +156,10 @@ private:
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::buffer_body>> parser_;
     std::optional<BodyState> body_;  // per request (the decoder is not movable)
-    bool close_after_ = false;  // the response must end the connection
-    bool broken_ = false;       // the socket is unusable
+    bool close_after_ = false;       // the response must end the connection
+    bool broken_ = false;            // the socket is unusable
+    static constexpr size_t kRawReadBytes = 256 * 1024;
+    std::string raw_buf_;  // socket reads of request bodies
 };
 
 template <typename Body>

@@ -24,7 +24,7 @@ using testing::TestResponse;
 const Credentials kCreds{"AKIACLEAVETEST", "cleave-test-secret-key"};
 
 class ServerTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         ASSERT_TRUE(creds_.add(kCreds.access_key, kCreds.secret_key).is_ok());
         ServerConfig config;
@@ -68,7 +68,8 @@ TEST_F(ServerTest, BucketLifecycle) {
     TestResponse list = client_->get("/");
     ASSERT_EQ(list.status, 200);
     pugi::xml_document doc;
-    EXPECT_STREQ(xml(doc, list).child("Buckets").child("Bucket").child("Name").text().get(), "alpha");
+    EXPECT_STREQ(xml(doc, list).child("Buckets").child("Bucket").child("Name").text().get(),
+                 "alpha");
     EXPECT_EQ(list.header("server"), "Cleave");
     EXPECT_FALSE(list.header("x-amz-request-id").empty());
 
@@ -128,16 +129,19 @@ TEST_F(ServerTest, PutGetHeadDeleteWithMetadata) {
 
 TEST_F(ServerTest, DigestsAndLimitsAreChecked) {
     make_bucket("bkt");
-    TestResponse bad_md5 = client_->put("/bkt/k", "data", {{"Content-MD5", base64_encode(md5("other"))}});
+    TestResponse bad_md5 =
+        client_->put("/bkt/k", "data", {{"Content-MD5", base64_encode(md5("other"))}});
     EXPECT_EQ(bad_md5.status, 400);
     EXPECT_EQ(bad_md5.error_code(), "BadDigest");
     EXPECT_EQ(client_->put("/bkt/k", "data", {{"Content-MD5", "notbase64!"}}).error_code(),
               "InvalidDigest");
     // Declared larger than a single PUT may be: refused before any byte is read.
-    TestResponse too_big = client_->send({.method = "PUT", .target = "/bkt/huge", .body = "x",
-                                          .headers = {{"x-amz-decoded-content-length",
-                                                       std::to_string((5ULL << 30) + 1)}},
-                                          .sign = SignMode::streaming});
+    TestResponse too_big = client_->send(
+        {.method = "PUT",
+         .target = "/bkt/huge",
+         .body = "x",
+         .headers = {{"x-amz-decoded-content-length", std::to_string((5ULL << 30) + 1)}},
+         .sign = SignMode::streaming});
     EXPECT_EQ(too_big.error_code(), "EntityTooLarge") << too_big.body;
     EXPECT_EQ(service_.object_count("bkt"), 0u);
 
@@ -161,7 +165,8 @@ TEST_F(ServerTest, Sha256MismatchIsRefused) {
                              {.now_ms = SystemClock::instance().now_unix_ms()})
                     .is_ok());
     std::string raw = "PUT /bkt/k HTTP/1.1\r\n";
-    for (const auto& [n, v] : s.headers) raw += n + ": " + v + "\r\n";
+    for (const auto& [n, v] : s.headers)
+        raw += n + ": " + v + "\r\n";
     raw += "Content-Length: 4\r\n\r\nbbbb";
     std::string reply = testing::raw_exchange(server_->port(), raw, 5000, true);
     EXPECT_NE(reply.find("400"), std::string::npos) << reply;
@@ -191,7 +196,8 @@ TEST_F(ServerTest, RangesAndConditionals) {
     EXPECT_EQ(bad.header("content-range"), "bytes */10");
 
     auto status_with = [&](std::string name, std::string value, std::string method = "GET") {
-        return client_->send({.method = method, .target = "/bkt/r", .headers = {{name, value}}}).status;
+        return client_->send({.method = method, .target = "/bkt/r", .headers = {{name, value}}})
+            .status;
     };
     EXPECT_EQ(status_with("If-Match", etag), 200);
     EXPECT_EQ(status_with("If-Match", "\"nope\""), 412);
@@ -204,9 +210,10 @@ TEST_F(ServerTest, RangesAndConditionals) {
     EXPECT_EQ(status_with("If-Unmodified-Since", format_http_date(now - 3600000)), 412);
     EXPECT_EQ(status_with("If-Unmodified-Since", format_http_date(now + 3600000)), 200);
     // RFC 7232: If-Match wins over If-Unmodified-Since.
-    EXPECT_EQ(client_->send({.target = "/bkt/r",
-                             .headers = {{"If-Match", etag},
-                                         {"If-Unmodified-Since", format_http_date(now - 3600000)}}})
+    EXPECT_EQ(client_
+                  ->send({.target = "/bkt/r",
+                          .headers = {{"If-Match", etag},
+                                      {"If-Unmodified-Since", format_http_date(now - 3600000)}}})
                   .status,
               200);
 
@@ -222,8 +229,10 @@ TEST_F(ServerTest, RangesAndConditionals) {
 TEST_F(ServerTest, AwkwardKeysRoundTripExactly) {
     make_bucket("bkt");
     const std::vector<std::string> keys = {
-        "../escape", "a//b", "dir/./x", "pct%2Fenc", "sp ace+plus", "unicod\xc3\xa9/\xe2\x82\xac",
-        "ctl\x01\x1f\x7f", "q?x=1&y", "#hash", "trailing/", "%", "tab\tnl\n",
+        "../escape",       "a//b",        "dir/./x",
+        "pct%2Fenc",       "sp ace+plus", "unicod\xc3\xa9/\xe2\x82\xac",
+        "ctl\x01\x1f\x7f", "q?x=1&y",     "#hash",
+        "trailing/",       "%",           "tab\tnl\n",
     };
     for (const auto& key : keys) {
         std::string target = "/bkt/" + uri_encode(key, false);
@@ -257,8 +266,10 @@ TEST_F(ServerTest, ListingV1AndV2WithDelimiterAndPagination) {
         pugi::xml_document doc;
         auto root = xml(doc, r);
         EXPECT_STREQ(root.child("KeyCount").text().get(), "1");
-        for (auto c : root.children("Contents")) seen.push_back(c.child("Key").text().get());
-        for (auto c : root.children("CommonPrefixes")) seen.push_back(c.child("Prefix").text().get());
+        for (auto c : root.children("Contents"))
+            seen.push_back(c.child("Key").text().get());
+        for (auto c : root.children("CommonPrefixes"))
+            seen.push_back(c.child("Prefix").text().get());
         if (std::string(root.child("IsTruncated").text().get()) != "true") break;
         token = root.child("NextContinuationToken").text().get();
         ASSERT_FALSE(token.empty());
@@ -296,8 +307,10 @@ TEST_F(ServerTest, MultipartUpload) {
     ASSERT_EQ(p1.status, 200) << p1.body;
     ASSERT_EQ(p2.status, 200);
     EXPECT_EQ(client_->put("/bkt/big?partNumber=0&" + uid, "x").error_code(), "InvalidArgument");
-    EXPECT_EQ(client_->put("/bkt/big?partNumber=10001&" + uid, "x").error_code(), "InvalidArgument");
-    EXPECT_EQ(client_->put("/bkt/big?partNumber=1&uploadId=nope", "x").error_code(), "NoSuchUpload");
+    EXPECT_EQ(client_->put("/bkt/big?partNumber=10001&" + uid, "x").error_code(),
+              "InvalidArgument");
+    EXPECT_EQ(client_->put("/bkt/big?partNumber=1&uploadId=nope", "x").error_code(),
+              "NoSuchUpload");
 
     TestResponse parts = client_->get("/bkt/big?" + uid);
     pugi::xml_document pd;
@@ -310,16 +323,16 @@ TEST_F(ServerTest, MultipartUpload) {
 
     EXPECT_EQ(client_->post("/bkt/big?" + uid, "<CompleteMultipartUpload><Part>").error_code(),
               "MalformedXML");
-    std::string out_of_order =
-        "<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>" + p2.header("etag") +
-        "</ETag></Part><Part><PartNumber>1</PartNumber><ETag>" + p1.header("etag") +
-        "</ETag></Part></CompleteMultipartUpload>";
+    std::string out_of_order = "<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>" +
+                               p2.header("etag") +
+                               "</ETag></Part><Part><PartNumber>1</PartNumber><ETag>" +
+                               p1.header("etag") + "</ETag></Part></CompleteMultipartUpload>";
     EXPECT_EQ(client_->post("/bkt/big?" + uid, out_of_order).error_code(), "InvalidPartOrder");
 
-    std::string complete =
-        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + p1.header("etag") +
-        "</ETag></Part><Part><PartNumber>2</PartNumber><ETag>" + p2.header("etag") +
-        "</ETag></Part></CompleteMultipartUpload>";
+    std::string complete = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" +
+                           p1.header("etag") +
+                           "</ETag></Part><Part><PartNumber>2</PartNumber><ETag>" +
+                           p2.header("etag") + "</ETag></Part></CompleteMultipartUpload>";
     TestResponse done = client_->post("/bkt/big?" + uid, complete);
     ASSERT_EQ(done.status, 200) << done.body;
     pugi::xml_document dd;
@@ -348,49 +361,66 @@ TEST_F(ServerTest, MultipartUpload) {
 
 TEST_F(ServerTest, DeleteObjectsAndCopy) {
     make_bucket("bkt");
-    for (const char* k : {"x", "y", "z"}) ASSERT_EQ(client_->put(std::string("/bkt/") + k, k).status, 200);
+    for (const char* k : {"x", "y", "z"})
+        ASSERT_EQ(client_->put(std::string("/bkt/") + k, k).status, 200);
     std::string body =
         "<Delete><Object><Key>x</Key></Object><Object><Key>y</Key></Object>"
         "<Object><Key>absent</Key></Object></Delete>";
-    TestResponse r = client_->send({.method = "POST", .target = "/bkt?delete", .body = body,
+    TestResponse r = client_->send({.method = "POST",
+                                    .target = "/bkt?delete",
+                                    .body = body,
                                     .headers = {{"Content-MD5", base64_encode(md5(body))}}});
     ASSERT_EQ(r.status, 200) << r.body;
     pugi::xml_document doc;
     int deleted = 0;
-    for ([[maybe_unused]] auto d : xml(doc, r).children("Deleted")) ++deleted;
+    for ([[maybe_unused]] auto d : xml(doc, r).children("Deleted"))
+        ++deleted;
     EXPECT_EQ(deleted, 3);
     EXPECT_EQ(service_.object_count("bkt"), 1u);
     TestResponse quiet = client_->post(
         "/bkt?delete", "<Delete><Quiet>true</Quiet><Object><Key>z</Key></Object></Delete>");
     EXPECT_EQ(quiet.body.find("<Deleted>"), std::string::npos);
     EXPECT_EQ(client_->post("/bkt?delete", "<Delete>").error_code(), "MalformedXML");
-    EXPECT_EQ(client_->send({.method = "POST", .target = "/bkt?delete", .body = body,
-                             .headers = {{"Content-MD5", base64_encode(md5("x"))}}})
+    EXPECT_EQ(client_
+                  ->send({.method = "POST",
+                          .target = "/bkt?delete",
+                          .body = body,
+                          .headers = {{"Content-MD5", base64_encode(md5("x"))}}})
                   .error_code(),
               "BadDigest");
 
-    ASSERT_EQ(client_->put("/bkt/src key", "copy me", {{"Content-Type", "text/a"},
-                                                     {"x-amz-meta-a", "1"}}).status, 400);
-    ASSERT_EQ(client_->put("/bkt/src%20key", "copy me", {{"Content-Type", "text/a"},
-                                                       {"x-amz-meta-a", "1"}}).status, 200);
+    ASSERT_EQ(
+        client_->put("/bkt/src key", "copy me", {{"Content-Type", "text/a"}, {"x-amz-meta-a", "1"}})
+            .status,
+        400);
+    ASSERT_EQ(
+        client_
+            ->put("/bkt/src%20key", "copy me", {{"Content-Type", "text/a"}, {"x-amz-meta-a", "1"}})
+            .status,
+        200);
     TestResponse copy = client_->put("/bkt/dst", "", {{"x-amz-copy-source", "/bkt/src%20key"}});
     ASSERT_EQ(copy.status, 200) << copy.body;
     EXPECT_NE(copy.body.find("CopyObjectResult"), std::string::npos);
     TestResponse got = client_->get("/bkt/dst");
     EXPECT_EQ(got.body, "copy me");
     EXPECT_EQ(got.header("x-amz-meta-a"), "1");
-    TestResponse replaced = client_->put("/bkt/dst2", "", {{"x-amz-copy-source", "bkt/src%20key"},
-                                                         {"x-amz-metadata-directive", "REPLACE"},
-                                                         {"Content-Type", "text/b"}});
+    TestResponse replaced = client_->put("/bkt/dst2", "",
+                                         {{"x-amz-copy-source", "bkt/src%20key"},
+                                          {"x-amz-metadata-directive", "REPLACE"},
+                                          {"Content-Type", "text/b"}});
     ASSERT_EQ(replaced.status, 200);
     TestResponse got2 = client_->get("/bkt/dst2");
     EXPECT_EQ(got2.header("content-type"), "text/b");
     EXPECT_EQ(got2.header("x-amz-meta-a"), "");
-    EXPECT_EQ(client_->put("/bkt/src%20key", "", {{"x-amz-copy-source", "bkt/src%20key"}}).error_code(),
-              "InvalidRequest");
-    EXPECT_EQ(client_->put("/bkt/d3", "", {{"x-amz-copy-source", "bkt/nope"}}).error_code(), "NoSuchKey");
-    EXPECT_EQ(client_->put("/bkt/d3", "", {{"x-amz-copy-source", "bkt/src%20key"},
-                                         {"x-amz-copy-source-if-match", "\"wrong\""}})
+    EXPECT_EQ(
+        client_->put("/bkt/src%20key", "", {{"x-amz-copy-source", "bkt/src%20key"}}).error_code(),
+        "InvalidRequest");
+    EXPECT_EQ(client_->put("/bkt/d3", "", {{"x-amz-copy-source", "bkt/nope"}}).error_code(),
+              "NoSuchKey");
+    EXPECT_EQ(client_
+                  ->put("/bkt/d3", "",
+                        {{"x-amz-copy-source", "bkt/src%20key"},
+                         {"x-amz-copy-source-if-match", "\"wrong\""}})
                   .status,
               412);
 }
@@ -409,8 +439,11 @@ TEST_F(ServerTest, AuthenticationFailures) {
     EXPECT_EQ(unknown.status, 403);
     EXPECT_EQ(unknown.error_code(), "InvalidAccessKeyId");
     // Unsigned payloads are accepted.
-    EXPECT_EQ(client_->send({.method = "PUT", .target = "/bkt/u", .body = "unsigned",
-                             .sign = SignMode::unsigned_payload})
+    EXPECT_EQ(client_
+                  ->send({.method = "PUT",
+                          .target = "/bkt/u",
+                          .body = "unsigned",
+                          .sign = SignMode::unsigned_payload})
                   .status,
               200);
 }
@@ -419,8 +452,8 @@ TEST_F(ServerTest, PresignedUrls) {
     make_bucket("bkt");
     ASSERT_EQ(client_->put("/bkt/p", "presigned body").status, 200);
     int64_t now = SystemClock::instance().now_unix_ms();
-    TestResponse ok = client_->send({.target = client_->presign("GET", "/bkt/p", 60, now),
-                                     .sign = SignMode::none});
+    TestResponse ok = client_->send(
+        {.target = client_->presign("GET", "/bkt/p", 60, now), .sign = SignMode::none});
     EXPECT_EQ(ok.status, 200);
     EXPECT_EQ(ok.body, "presigned body");
     TestResponse expired = client_->send(
@@ -436,9 +469,13 @@ TEST_F(ServerTest, PresignedUrls) {
 TEST_F(ServerTest, StreamingUploadsWithChunkSignatures) {
     make_bucket("bkt");
     std::string body(300000, '\0');
-    for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 31 % 251);
-    TestResponse r = client_->send({.method = "PUT", .target = "/bkt/streamed", .body = body,
-                                    .sign = SignMode::streaming, .chunk_bytes = 65536});
+    for (size_t i = 0; i < body.size(); ++i)
+        body[i] = static_cast<char>(i * 31 % 251);
+    TestResponse r = client_->send({.method = "PUT",
+                                    .target = "/bkt/streamed",
+                                    .body = body,
+                                    .sign = SignMode::streaming,
+                                    .chunk_bytes = 65536});
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.header("etag"), "\"" + to_hex(md5(body)) + "\"");
     EXPECT_EQ(client_->get("/bkt/streamed").body, body);
@@ -449,15 +486,16 @@ TEST_F(ServerTest, StreamingUploadsWithChunkSignatures) {
     SigV4Request s;
     s.method = "PUT";
     s.raw_path = "/bkt/badchunk";
-    s.headers = {{"Host", host}, {"Content-Encoding", "aws-chunked"},
-                 {"x-amz-decoded-content-length", "5"}};
+    s.headers = {
+        {"Host", host}, {"Content-Encoding", "aws-chunked"}, {"x-amz-decoded-content-length", "5"}};
     int64_t now = SystemClock::instance().now_unix_ms();
     std::string seed = sign_request(s, kStreamingSignedPayload, kCreds, {.now_ms = now}).value();
     (void)seed;
-    std::string chunked = "5;chunk-signature=" + std::string(64, 'a') + "\r\nhello\r\n0;chunk-signature=" +
-                          std::string(64, 'b') + "\r\n\r\n";
+    std::string chunked = "5;chunk-signature=" + std::string(64, 'a') +
+                          "\r\nhello\r\n0;chunk-signature=" + std::string(64, 'b') + "\r\n\r\n";
     std::string raw = "PUT /bkt/badchunk HTTP/1.1\r\n";
-    for (const auto& [n, v] : s.headers) raw += n + ": " + v + "\r\n";
+    for (const auto& [n, v] : s.headers)
+        raw += n + ": " + v + "\r\n";
     raw += "Content-Length: " + std::to_string(chunked.size()) + "\r\n\r\n" + chunked;
     std::string reply = testing::raw_exchange(server_->port(), raw, 5000, true);
     EXPECT_NE(reply.find("403"), std::string::npos) << reply;
@@ -469,7 +507,8 @@ TEST_F(ServerTest, BadInputNeverStopsTheServer) {
     make_bucket("bkt");
     uint16_t port = server_->port();
     // Oversized header section: 400 and the connection closes.
-    std::string big = "GET /bkt/k HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
+    std::string big =
+        "GET /bkt/k HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
     std::string reply = testing::raw_exchange(port, big);
     EXPECT_NE(reply.find("400"), std::string::npos);
     EXPECT_NE(reply.find("RequestHeaderSectionTooLarge"), std::string::npos) << reply;
@@ -486,7 +525,8 @@ TEST_F(ServerTest, BadInputNeverStopsTheServer) {
                                  {.now_ms = SystemClock::instance().now_unix_ms()})
                         .is_ok());
         std::string raw = "PUT /bkt/truncated HTTP/1.1\r\n";
-        for (const auto& [n, v] : s.headers) raw += n + ": " + v + "\r\n";
+        for (const auto& [n, v] : s.headers)
+            raw += n + ": " + v + "\r\n";
         raw += "Content-Length: 1000\r\n\r\n0123456789";
         testing::raw_exchange(port, raw, 2000, true);
     }
@@ -504,8 +544,8 @@ TEST_F(ServerTest, BadInputNeverStopsTheServer) {
 TEST_F(ServerTest, VirtualHostAddressing) {
     make_bucket("vhost");
     std::string port = std::to_string(server_->port());
-    TestResponse put = client_->send({.method = "PUT", .target = "/a/key", .body = "vh",
-                                      .host = "vhost.localhost:" + port});
+    TestResponse put = client_->send(
+        {.method = "PUT", .target = "/a/key", .body = "vh", .host = "vhost.localhost:" + port});
     ASSERT_EQ(put.status, 200) << put.body;
     EXPECT_EQ(client_->get("/vhost/a/key").body, "vh");
     TestResponse list = client_->send({.target = "/?list-type=2", .host = "vhost.s3.example.test"});
@@ -518,12 +558,14 @@ TEST_F(ServerTest, LargeBodiesStreamInPieces) {
     make_bucket("bkt");
     service_.set_read_piece_bytes(100000);
     std::string body(3 * 1024 * 1024 + 17, 'z');
-    for (size_t i = 0; i < body.size(); i += 4096) body[i] = static_cast<char>(i / 4096);
+    for (size_t i = 0; i < body.size(); i += 4096)
+        body[i] = static_cast<char>(i / 4096);
     ASSERT_EQ(client_->put("/bkt/large", body).status, 200);
     TestResponse get = client_->get("/bkt/large");
     EXPECT_EQ(get.body.size(), body.size());
     EXPECT_TRUE(get.body == body);
-    TestResponse range = client_->send({.target = "/bkt/large", .headers = {{"Range", "bytes=1000000-2999999"}}});
+    TestResponse range =
+        client_->send({.target = "/bkt/large", .headers = {{"Range", "bytes=1000000-2999999"}}});
     EXPECT_EQ(range.status, 206);
     EXPECT_TRUE(range.body == body.substr(1000000, 2000000));
 }
@@ -555,7 +597,8 @@ TEST_F(ServerTest, ExpectContinueAndConcurrentClients) {
             }
         });
     }
-    for (auto& th : threads) th.join();
+    for (auto& th : threads)
+        th.join();
     EXPECT_EQ(ok.load(), 160);
 }
 
@@ -565,6 +608,31 @@ TEST_F(ServerTest, StopIsIdempotentAndClosesConnections) {
     server_->stop();
     TestResponse r = client_->get("/bkt");
     EXPECT_EQ(r.status, -1);
+}
+
+}  // namespace
+}  // namespace cleave::s3
+
+namespace cleave::s3 {
+namespace {
+
+TEST(ServerStartTest, ResolvesHostNamesAndReportsBindFailures) {
+    testing::FakeObjectService service;
+    StaticCredentialProvider creds;
+    ServerConfig config;
+    config.listen_host = "localhost";
+    config.listen_port = 0;
+    Server a(config, service, creds);
+    ASSERT_TRUE(a.start().is_ok());
+    ServerConfig same = config;  // same host name, so the same resolved address
+    same.listen_port = a.port();
+    Server b(same, service, creds);
+    Status st = b.start();
+    EXPECT_EQ(st.code(), Errc::io_error) << st.to_string();
+    ServerConfig bad = config;
+    bad.listen_host = "not a host name!";
+    Server c(bad, service, creds);
+    EXPECT_EQ(c.start().code(), Errc::invalid_argument);
 }
 
 }  // namespace

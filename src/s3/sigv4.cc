@@ -71,7 +71,9 @@ struct Credential {
     std::string date;  // yyyymmdd
     std::string region;
     std::string service;
-    std::string scope() const { return fmt::format("{}/{}/{}/aws4_request", date, region, service); }
+    std::string scope() const {
+        return fmt::format("{}/{}/{}/aws4_request", date, region, service);
+    }
 };
 
 // "AK/20130524/us-east-1/s3/aws4_request"
@@ -121,7 +123,8 @@ S3Result<ParsedAuth> parse_authorization(std::string_view header) {
         if (eq == std::string_view::npos) {
             return s3_error(C::authorization_header_malformed,
                             fmt::format("The authorization header is malformed; '{}' is not "
-                                        "NAME=VALUE.", item));
+                                        "NAME=VALUE.",
+                                        item));
         }
         std::string_view name = item.substr(0, eq), value = item.substr(eq + 1);
         if (name == "Credential") {
@@ -152,7 +155,8 @@ S3Status check_scope(const Credential& cred, std::string_view amz_date, bool pre
     C bad = presigned ? C::authorization_query_parameters_error : C::authorization_header_malformed;
     if (cred.service != "s3")
         return s3_error(bad, fmt::format("Incorrect service '{}' in the credential scope; "
-                                         "expecting 's3'.", cred.service));
+                                         "expecting 's3'.",
+                                         cred.service));
     if (amz_date.substr(0, 8) != cred.date)
         return s3_error(bad, "Invalid credential date. Date is not the same as X-Amz-Date.");
     return S3Status::ok();
@@ -212,26 +216,28 @@ S3Result<AuthContext> verify_presigned(const SigV4Request& req,
         return s3_error(bad, "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"");
     auto cred = parse_credential(*credential);
     if (!cred)
-        return s3_error(bad, "Error parsing the X-Amz-Credential parameter; the Credential is "
-                             "mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/"
-                             "aws4_request\".");
+        return s3_error(bad,
+                        "Error parsing the X-Amz-Credential parameter; the Credential is "
+                        "mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/"
+                        "aws4_request\".");
     auto request_ms = parse_amz_date(*date);
     if (!request_ms)
-        return s3_error(bad, "X-Amz-Date must be in the ISO8601 Long Format "
-                             "\"yyyyMMdd'T'HHmmss'Z'\"");
+        return s3_error(bad,
+                        "X-Amz-Date must be in the ISO8601 Long Format "
+                        "\"yyyyMMdd'T'HHmmss'Z'\"");
     int64_t expires_s = -1;
     {
-        auto [p, ec] = std::from_chars(expires->data(), expires->data() + expires->size(),
-                                       expires_s);
+        auto [p, ec] =
+            std::from_chars(expires->data(), expires->data() + expires->size(), expires_s);
         if (ec != std::errc() || p != expires->data() + expires->size()) expires_s = -1;
     }
-    if (expires_s < 0)
-        return s3_error(bad, "X-Amz-Expires should be a number");
+    if (expires_s < 0) return s3_error(bad, "X-Amz-Expires should be a number");
     if (expires_s < 1)
         return s3_error(bad, "X-Amz-Expires must be non-negative and at least 1 second");
     if (expires_s > kMaxPresignExpirySeconds)
-        return s3_error(bad, "X-Amz-Expires must be less than a week (in seconds) that is "
-                             "604800");
+        return s3_error(bad,
+                        "X-Amz-Expires must be less than a week (in seconds) that is "
+                        "604800");
     auto signed_headers = parse_signed_headers(*signed_headers_s);
     if (!signed_headers) return s3_error(bad, "X-Amz-SignedHeaders is malformed.");
     if (auto st = check_scope(*cred, *date, true); !st) return st.error();
@@ -351,11 +357,31 @@ S3Result<AuthContext> verify_header(const SigV4Request& req, std::string_view au
 
 // Sub-resources that belong to SigV2's CanonicalizedResource.
 constexpr std::string_view kV2Subresources[] = {
-    "acl", "cors", "delete", "lifecycle", "location", "logging", "notification", "partNumber",
-    "policy", "requestPayment", "response-cache-control", "response-content-disposition",
-    "response-content-encoding", "response-content-language", "response-content-type",
-    "response-expires", "restore", "tagging", "torrent", "uploadId", "uploads", "versionId",
-    "versioning", "versions", "website",
+    "acl",
+    "cors",
+    "delete",
+    "lifecycle",
+    "location",
+    "logging",
+    "notification",
+    "partNumber",
+    "policy",
+    "requestPayment",
+    "response-cache-control",
+    "response-content-disposition",
+    "response-content-encoding",
+    "response-content-language",
+    "response-content-type",
+    "response-expires",
+    "restore",
+    "tagging",
+    "torrent",
+    "uploadId",
+    "uploads",
+    "versionId",
+    "versioning",
+    "versions",
+    "website",
 };
 
 std::string hmac_sha1(std::string_view key, std::string_view data) {
@@ -374,8 +400,9 @@ S3Result<AuthContext> verify_presigned_v2(const SigV4Request& req,
     const std::string* expires = find_param(req.query, "Expires");
     const std::string* signature = find_param(req.query, "Signature");
     if (!key || !expires || !signature)
-        return s3_error(bad, "Query-string authentication requires the Signature, Expires and "
-                             "AWSAccessKeyId parameters");
+        return s3_error(bad,
+                        "Query-string authentication requires the Signature, Expires and "
+                        "AWSAccessKeyId parameters");
     int64_t expires_s = 0;
     auto [p, ec] = std::from_chars(expires->data(), expires->data() + expires->size(), expires_s);
     if (ec != std::errc() || p != expires->data() + expires->size())
@@ -397,11 +424,14 @@ S3Result<AuthContext> verify_presigned_v2(const SigV4Request& req,
         std::string l = to_lower(n);
         if (!l.starts_with("x-amz-")) continue;
         auto it = std::find_if(amz.begin(), amz.end(), [&](const auto& e) { return e.first == l; });
-        if (it == amz.end()) amz.emplace_back(l, std::string(trim(v)));
-        else it->second += "," + std::string(trim(v));
+        if (it == amz.end())
+            amz.emplace_back(l, std::string(trim(v)));
+        else
+            it->second += "," + std::string(trim(v));
     }
     std::sort(amz.begin(), amz.end());
-    for (const auto& [n, v] : amz) sts += n + ":" + v + "\n";
+    for (const auto& [n, v] : amz)
+        sts += n + ":" + v + "\n";
     std::string resource;
     if (!req.virtual_host_bucket.empty()) resource = "/" + req.virtual_host_bucket;
     resource += req.raw_path.empty() ? std::string("/") : req.raw_path;
@@ -508,9 +538,9 @@ std::string derive_signing_key(std::string_view secret_key, std::string_view dat
 
 std::string chunk_signature(const ChunkSigningContext& ctx, std::string_view prev_signature,
                             std::string_view chunk_data) {
-    std::string sts = fmt::format("AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{}\n{}\n{}", ctx.amz_date,
-                                  ctx.scope, prev_signature, kEmptySha256Hex,
-                                  to_hex(sha256(chunk_data)));
+    std::string sts =
+        fmt::format("AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{}\n{}\n{}", ctx.amz_date, ctx.scope,
+                    prev_signature, kEmptySha256Hex, to_hex(sha256(chunk_data)));
     return to_hex(hmac_sha256(ctx.signing_key, sts));
 }
 
@@ -525,7 +555,8 @@ S3Result<AuthContext> verify_request(const SigV4Request& request,
         return s3_error(C::invalid_argument,
                         "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
                         "parameter or the Authorization header should be specified");
-    if (authorization != nullptr) return verify_header(request, *authorization, credentials, options);
+    if (authorization != nullptr)
+        return verify_header(request, *authorization, credentials, options);
     if (has_query_auth) return verify_presigned(request, credentials, options);
     if (find_param(request.query, "Signature") != nullptr ||
         find_param(request.query, "AWSAccessKeyId") != nullptr)
@@ -573,9 +604,9 @@ Result<std::string> sign_request(SigV4Request& request, std::string_view payload
         joined += n;
     }
     request.headers.emplace_back(
-        "Authorization", fmt::format("{} Credential={}/{}, SignedHeaders={}, Signature={}",
-                                     kSigV4Algorithm, credentials.access_key, scope, joined,
-                                     signature));
+        "Authorization",
+        fmt::format("{} Credential={}/{}, SignedHeaders={}, Signature={}", kSigV4Algorithm,
+                    credentials.access_key, scope, joined, signature));
     return signature;
 }
 

@@ -84,12 +84,12 @@ struct AuthContext {
     std::string access_key;
     bool presigned = false;
     PayloadMode payload_mode = PayloadMode::unsigned_payload;
-    std::string payload_sha256_hex;  // lowercase; set in PayloadMode::sha256
+    std::string payload_sha256_hex;     // lowercase; set in PayloadMode::sha256
     ChunkSigningContext chunk_signing;  // set in the streaming modes
 };
 
 struct VerifyOptions {
-    int64_t now_ms = 0;                 // server wall clock
+    int64_t now_ms = 0;  // server wall clock
     int64_t max_skew_ms = kMaxClockSkewMs;
 };
 

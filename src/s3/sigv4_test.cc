@@ -23,7 +23,8 @@ StaticCredentialProvider example_credentials() {
 
 std::string auth_header(std::string_view signed_headers, std::string_view signature) {
     return "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
-           "SignedHeaders=" + std::string(signed_headers) + ",Signature=" + std::string(signature);
+           "SignedHeaders=" +
+           std::string(signed_headers) + ",Signature=" + std::string(signature);
 }
 
 SigV4Request get_object_example() {
@@ -45,12 +46,14 @@ TEST(SigV4Test, GetObjectExampleCanonicalRequestAndSignature) {
     std::vector<std::string> names{"host", "range", "x-amz-content-sha256", "x-amz-date"};
     std::string creq = canonical_request(r.method, canonical_uri(r.raw_path), r.query, r.headers,
                                          names, kEmptySha256Hex);
-    EXPECT_EQ(creq,
-              "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
-              "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
-              "x-amz-date:20130524T000000Z\n\nhost;range;x-amz-content-sha256;x-amz-date\n"
-              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    std::string sts = string_to_sign("20130524T000000Z", "20130524/us-east-1/s3/aws4_request", creq);
+    EXPECT_EQ(
+        creq,
+        "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
+        "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
+        "x-amz-date:20130524T000000Z\n\nhost;range;x-amz-content-sha256;x-amz-date\n"
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    std::string sts =
+        string_to_sign("20130524T000000Z", "20130524/us-east-1/s3/aws4_request", creq);
     EXPECT_EQ(sts,
               "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
               "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
@@ -61,9 +64,9 @@ TEST(SigV4Test, GetObjectExampleCanonicalRequestAndSignature) {
 TEST(SigV4Test, VerifiesTheDocumentedGetObjectRequest) {
     auto creds = example_credentials();
     SigV4Request r = get_object_example();
-    r.headers.emplace_back("Authorization",
-                           auth_header("host;range;x-amz-content-sha256;x-amz-date",
-                                       kGetObjectSignature));
+    r.headers.emplace_back(
+        "Authorization",
+        auth_header("host;range;x-amz-content-sha256;x-amz-date", kGetObjectSignature));
     auto ctx = verify_request(r, creds, {.now_ms = kExampleMs + 60000});
     ASSERT_TRUE(ctx.is_ok()) << ctx.error().effective_message();
     EXPECT_EQ(ctx->access_key, kAccessKey);
@@ -122,11 +125,11 @@ TEST(SigV4Test, BucketRequestsWithQueries) {
         r.method = "GET";
         r.raw_path = "/";
         r.query = c.query;
-        r.headers = {{"Host", std::string(kHost)},
-                     {"x-amz-date", "20130524T000000Z"},
-                     {"x-amz-content-sha256", std::string(kEmptySha256Hex)},
-                     {"Authorization", auth_header("host;x-amz-content-sha256;x-amz-date",
-                                                   c.signature)}};
+        r.headers = {
+            {"Host", std::string(kHost)},
+            {"x-amz-date", "20130524T000000Z"},
+            {"x-amz-content-sha256", std::string(kEmptySha256Hex)},
+            {"Authorization", auth_header("host;x-amz-content-sha256;x-amz-date", c.signature)}};
         auto ctx = verify_request(r, creds, {.now_ms = kExampleMs});
         EXPECT_TRUE(ctx.is_ok()) << c.signature;
     }
@@ -136,9 +139,9 @@ TEST(SigV4Test, WrongSecretUnknownKeyAndTampering) {
     StaticCredentialProvider wrong;
     ASSERT_TRUE(wrong.add(std::string(kAccessKey), "not-the-right-secret").is_ok());
     SigV4Request r = get_object_example();
-    r.headers.emplace_back("Authorization",
-                           auth_header("host;range;x-amz-content-sha256;x-amz-date",
-                                       kGetObjectSignature));
+    r.headers.emplace_back(
+        "Authorization",
+        auth_header("host;range;x-amz-content-sha256;x-amz-date", kGetObjectSignature));
     auto bad = verify_request(r, wrong, {.now_ms = kExampleMs});
     ASSERT_FALSE(bad.is_ok());
     EXPECT_EQ(bad.error().code, S3ErrorCode::signature_does_not_match);
@@ -167,9 +170,9 @@ TEST(SigV4Test, WrongSecretUnknownKeyAndTampering) {
 TEST(SigV4Test, ClockSkewWindowIsFifteenMinutes) {
     auto creds = example_credentials();
     SigV4Request r = get_object_example();
-    r.headers.emplace_back("Authorization",
-                           auth_header("host;range;x-amz-content-sha256;x-amz-date",
-                                       kGetObjectSignature));
+    r.headers.emplace_back(
+        "Authorization",
+        auth_header("host;range;x-amz-content-sha256;x-amz-date", kGetObjectSignature));
     EXPECT_TRUE(verify_request(r, creds, {.now_ms = kExampleMs + 15 * 60000}).is_ok());
     EXPECT_TRUE(verify_request(r, creds, {.now_ms = kExampleMs - 15 * 60000}).is_ok());
     auto late = verify_request(r, creds, {.now_ms = kExampleMs + 15 * 60000 + 1000});
@@ -196,9 +199,8 @@ TEST(SigV4Test, AnonymousAndMalformedRequestsAreRefused) {
               S3ErrorCode::invalid_request);
     // Host must be signed.
     SigV4Request h = get_object_example();
-    h.headers.emplace_back("Authorization",
-                           auth_header("range;x-amz-content-sha256;x-amz-date",
-                                       kGetObjectSignature));
+    h.headers.emplace_back(
+        "Authorization", auth_header("range;x-amz-content-sha256;x-amz-date", kGetObjectSignature));
     EXPECT_EQ(verify_request(h, creds, {.now_ms = kExampleMs}).error().code,
               S3ErrorCode::authorization_header_malformed);
     // The payload hash header is required and must be well-formed.
@@ -210,9 +212,9 @@ TEST(SigV4Test, AnonymousAndMalformedRequestsAreRefused) {
               S3ErrorCode::invalid_request);
     SigV4Request q = get_object_example();
     q.headers[2].second = "not-a-hash";
-    q.headers.emplace_back("Authorization",
-                           auth_header("host;range;x-amz-content-sha256;x-amz-date",
-                                       kGetObjectSignature));
+    q.headers.emplace_back(
+        "Authorization",
+        auth_header("host;range;x-amz-content-sha256;x-amz-date", kGetObjectSignature));
     EXPECT_EQ(verify_request(q, creds, {.now_ms = kExampleMs}).error().code,
               S3ErrorCode::invalid_argument);
 }
@@ -222,13 +224,13 @@ SigV4Request presigned_example(int64_t expires_s = 86400) {
     r.method = "GET";
     r.raw_path = "/test.txt";
     r.headers = {{"Host", std::string(kHost)}};
-    r.query = {{"X-Amz-Algorithm", "AWS4-HMAC-SHA256"},
-               {"X-Amz-Credential", "AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request"},
-               {"X-Amz-Date", "20130524T000000Z"},
-               {"X-Amz-Expires", std::to_string(expires_s)},
-               {"X-Amz-SignedHeaders", "host"},
-               {"X-Amz-Signature",
-                "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"}};
+    r.query = {
+        {"X-Amz-Algorithm", "AWS4-HMAC-SHA256"},
+        {"X-Amz-Credential", "AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request"},
+        {"X-Amz-Date", "20130524T000000Z"},
+        {"X-Amz-Expires", std::to_string(expires_s)},
+        {"X-Amz-SignedHeaders", "host"},
+        {"X-Amz-Signature", "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"}};
     return r;
 }
 
@@ -332,15 +334,16 @@ TEST(SigV4Test, StreamingSeedSignatureOfTheDocumentedChunkedUpload) {
 TEST(SigV4Test, SignAndVerifyRoundTripsAwkwardKeysAndQueries) {
     auto creds = example_credentials();
     Credentials c{std::string(kAccessKey), std::string(kSecret)};
-    const std::string keys[] = {"a b/c+d", "../x//y", "unicod\xc3\xa9/\xe2\x82\xac", "ctl\x01\x7f",
-                                "pct%2Fenc", "!$&'()*,;=:@"};
+    const std::string keys[] = {"a b/c+d",     "../x//y",   "unicod\xc3\xa9/\xe2\x82\xac",
+                                "ctl\x01\x7f", "pct%2Fenc", "!$&'()*,;=:@"};
     for (const auto& key : keys) {
         SigV4Request r;
         r.method = "PUT";
         r.raw_path = "/bucket/" + uri_encode(key, false);
         r.query = {{"partNumber", "3"}, {"uploadId", "a+b/c=="}, {"prefix", "x y"}};
         r.headers = {{"Host", "127.0.0.1:9000"}, {"Content-Type", "text/plain;  charset=utf-8 "}};
-        auto sig = sign_request(r, kUnsignedPayload, c, {.region = "eu-west-1", .now_ms = kExampleMs});
+        auto sig =
+            sign_request(r, kUnsignedPayload, c, {.region = "eu-west-1", .now_ms = kExampleMs});
         ASSERT_TRUE(sig.is_ok());
         auto ctx = verify_request(r, creds, {.now_ms = kExampleMs + 1000});
         ASSERT_TRUE(ctx.is_ok()) << key << ": " << ctx.error().effective_message();

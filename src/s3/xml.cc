@@ -16,29 +16,34 @@ constexpr std::string_view kXmlHeader = "<?xml version=\"1.0\" encoding=\"UTF-8\
 constexpr std::string_view kNs = " xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"";
 
 S3Error malformed(std::string_view why = {}) {
-    return why.empty() ? s3_error(C::malformed_xml)
-                       : s3_error(C::malformed_xml, fmt::format(
-                             "The XML you provided was not well-formed or did not validate "
-                             "against our published schema: {}.", why));
+    return why.empty()
+               ? s3_error(C::malformed_xml)
+               : s3_error(
+                     C::malformed_xml,
+                     fmt::format("The XML you provided was not well-formed or did not validate "
+                                 "against our published schema: {}.",
+                                 why));
 }
 
 S3Result<pugi::xml_node> parse_root(pugi::xml_document& doc, std::string_view body,
                                     std::string_view root_name) {
-    pugi::xml_parse_result r = doc.load_buffer(body.data(), body.size(),
-                                               pugi::parse_default | pugi::parse_ws_pcdata_single,
-                                               pugi::encoding_utf8);
+    pugi::xml_parse_result r =
+        doc.load_buffer(body.data(), body.size(),
+                        pugi::parse_default | pugi::parse_ws_pcdata_single, pugi::encoding_utf8);
     if (!r) return malformed(r.description());
     pugi::xml_node root = doc.document_element();
     // Names are compared without a namespace prefix.
     std::string_view name = root.name();
-    if (size_t colon = name.find(':'); colon != std::string_view::npos) name.remove_prefix(colon + 1);
+    if (size_t colon = name.find(':'); colon != std::string_view::npos)
+        name.remove_prefix(colon + 1);
     if (name != root_name) return malformed(fmt::format("expected <{}>", root_name));
     return root;
 }
 
 std::string_view local_name(const pugi::xml_node& n) {
     std::string_view name = n.name();
-    if (size_t colon = name.find(':'); colon != std::string_view::npos) name.remove_prefix(colon + 1);
+    if (size_t colon = name.find(':'); colon != std::string_view::npos)
+        name.remove_prefix(colon + 1);
     return name;
 }
 
@@ -51,7 +56,7 @@ pugi::xml_node child(const pugi::xml_node& parent, std::string_view name) {
 
 // A small, allocation-light writer: every text goes through xml_escape.
 class Writer {
-public:
+  public:
     explicit Writer(std::string_view root) : root_(root) {
         out_ += kXmlHeader;
         out_ += '<';
@@ -83,7 +88,7 @@ public:
         return std::move(out_);
     }
 
-private:
+  private:
     std::string root_;
     std::string out_;
 };
@@ -110,7 +115,9 @@ void write_contents(Writer& w, const service::ObjectInfo& o, bool url_encode, bo
 
 }  // namespace
 
-std::string quote_etag(std::string_view etag) { return fmt::format("\"{}\"", etag); }
+std::string quote_etag(std::string_view etag) {
+    return fmt::format("\"{}\"", etag);
+}
 
 std::string unquote_etag(std::string_view etag) {
     etag = trim(etag);
@@ -156,9 +163,12 @@ S3Result<DeleteObjectsRequest> parse_delete_objects(std::string_view body) {
         std::string_view name = local_name(n);
         if (name == "Quiet") {
             std::string_view t = trim(n.text().get());
-            if (t == "true" || t == "True" || t == "TRUE") req.quiet = true;
-            else if (t == "false" || t == "False" || t == "FALSE") req.quiet = false;
-            else return malformed("Quiet is not a boolean");
+            if (t == "true" || t == "True" || t == "TRUE")
+                req.quiet = true;
+            else if (t == "false" || t == "False" || t == "FALSE")
+                req.quiet = false;
+            else
+                return malformed("Quiet is not a boolean");
         } else if (name == "Object") {
             pugi::xml_node key = child(n, "Key");
             if (!key) return malformed("an Object needs a Key");
@@ -209,7 +219,8 @@ std::string render_list_objects_v1(const ListObjectsParams& p, const service::Li
     if (r.is_truncated && !next_marker.empty())
         w.elem("NextMarker", maybe_encode(next_marker, enc));
     if (enc) w.elem("EncodingType", "url");
-    for (const auto& o : r.objects) write_contents(w, o, enc, true, owner);
+    for (const auto& o : r.objects)
+        write_contents(w, o, enc, true, owner);
     for (const auto& cp : r.common_prefixes)
         w.open("CommonPrefixes").elem("Prefix", maybe_encode(cp, enc)).close("CommonPrefixes");
     return w.finish();
@@ -229,7 +240,8 @@ std::string render_list_objects_v2(const ListObjectsParams& p, const service::Li
     if (r.is_truncated) w.elem("NextContinuationToken", next_token);
     if (!p.start_after.empty()) w.elem("StartAfter", maybe_encode(p.start_after, enc));
     if (enc) w.elem("EncodingType", "url");
-    for (const auto& o : r.objects) write_contents(w, o, enc, p.fetch_owner, owner);
+    for (const auto& o : r.objects)
+        write_contents(w, o, enc, p.fetch_owner, owner);
     for (const auto& cp : r.common_prefixes)
         w.open("CommonPrefixes").elem("Prefix", maybe_encode(cp, enc)).close("CommonPrefixes");
     return w.finish();
@@ -275,8 +287,8 @@ std::string render_list_parts(const ListPartsParams& p, const service::ListParts
     return w.finish();
 }
 
-std::string render_list_uploads(const ListUploadsParams& p,
-                                const service::ListUploadsResult& r, const Owner& owner) {
+std::string render_list_uploads(const ListUploadsParams& p, const service::ListUploadsResult& r,
+                                const Owner& owner) {
     Writer w("ListMultipartUploadsResult");
     bool enc = p.url_encode;
     w.elem("Bucket", p.bucket);
@@ -312,7 +324,8 @@ std::string render_copy_object_result(std::string_view etag, int64_t last_modifi
 std::string render_delete_result(const std::vector<std::string>& deleted,
                                  const std::vector<DeleteError>& errors) {
     Writer w("DeleteResult");
-    for (const auto& k : deleted) w.open("Deleted").elem("Key", k).close("Deleted");
+    for (const auto& k : deleted)
+        w.open("Deleted").elem("Key", k).close("Deleted");
     for (const auto& e : errors) {
         w.open("Error")
             .elem("Key", e.key)

@@ -41,15 +41,15 @@ struct Owner {
 };
 
 std::string render_list_buckets(const std::vector<service::BucketInfo>& buckets,
-                                 const Owner& owner);
+                                const Owner& owner);
 
 struct ListObjectsParams {
     std::string bucket;
     std::string prefix;
     std::string delimiter;
     uint32_t max_keys = 1000;
-    bool url_encode = false;  // encoding-type=url
-    bool fetch_owner = false; // V2 only; V1 always lists owners
+    bool url_encode = false;   // encoding-type=url
+    bool fetch_owner = false;  // V2 only; V1 always lists owners
     // V1:
     std::string marker;
     // V2:
@@ -59,8 +59,8 @@ struct ListObjectsParams {
 
 // `next_marker` (V1) / `next_continuation_token` (V2) are set when truncated.
 std::string render_list_objects_v1(const ListObjectsParams& params,
-                                   const service::ListResult& result,
-                                   std::string_view next_marker, const Owner& owner);
+                                   const service::ListResult& result, std::string_view next_marker,
+                                   const Owner& owner);
 std::string render_list_objects_v2(const ListObjectsParams& params,
                                    const service::ListResult& result,
                                    std::string_view next_continuation_token, const Owner& owner);
@@ -77,8 +77,8 @@ struct ListPartsParams {
     uint32_t part_number_marker = 0;
     uint32_t max_parts = 1000;
 };
-std::string render_list_parts(const ListPartsParams& params,
-                              const service::ListPartsResult& result, const Owner& owner);
+std::string render_list_parts(const ListPartsParams& params, const service::ListPartsResult& result,
+                              const Owner& owner);
 
 struct ListUploadsParams {
     std::string bucket;

@@ -21,13 +21,13 @@ TEST(XmlTest, ParsesCompleteMultipartUpload) {
 }
 
 TEST(XmlTest, MalformedBodiesAreMalformedXml) {
-    for (std::string_view body : {"", "<CompleteMultipartUpload>", "not xml",
-                                  "<Other><Part/></Other>",
-                                  "<CompleteMultipartUpload><Part><PartNumber>x</PartNumber>"
-                                  "<ETag>a</ETag></Part></CompleteMultipartUpload>",
-                                  "<CompleteMultipartUpload><Part><ETag>a</ETag></Part>"
-                                  "</CompleteMultipartUpload>",
-                                  "<CompleteMultipartUpload></CompleteMultipartUpload>"}) {
+    for (std::string_view body :
+         {"", "<CompleteMultipartUpload>", "not xml", "<Other><Part/></Other>",
+          "<CompleteMultipartUpload><Part><PartNumber>x</PartNumber>"
+          "<ETag>a</ETag></Part></CompleteMultipartUpload>",
+          "<CompleteMultipartUpload><Part><ETag>a</ETag></Part>"
+          "</CompleteMultipartUpload>",
+          "<CompleteMultipartUpload></CompleteMultipartUpload>"}) {
         auto r = parse_complete_multipart(body);
         ASSERT_FALSE(r.is_ok()) << body;
         EXPECT_EQ(r.error().code, S3ErrorCode::malformed_xml) << body;
@@ -49,7 +49,8 @@ TEST(XmlTest, ParsesDeleteObjectsKeepingKeysVerbatim) {
     EXPECT_EQ(d->keys[0], " spaced key ");
     EXPECT_EQ(d->keys[1], "a&b\r");
     std::string many = "<Delete>";
-    for (int i = 0; i < 1001; ++i) many += "<Object><Key>k</Key></Object>";
+    for (int i = 0; i < 1001; ++i)
+        many += "<Object><Key>k</Key></Object>";
     many += "</Delete>";
     EXPECT_EQ(parse_delete_objects(many).error().code, S3ErrorCode::malformed_xml);
 }
@@ -139,7 +140,8 @@ TEST(XmlTest, RendersTheOtherDocuments) {
     EXPECT_STREQ(lp.child("Part").child("ETag").text().get(), "\"p1\"");
     EXPECT_STREQ(lp.child("NextPartNumberMarker").text().get(), "1");
     pugi::xml_document d5;
-    auto del = parse(d5, render_delete_result({"a"}, {{"b", s3_error(S3ErrorCode::access_denied)}}));
+    auto del =
+        parse(d5, render_delete_result({"a"}, {{"b", s3_error(S3ErrorCode::access_denied)}}));
     EXPECT_STREQ(del.child("Deleted").child("Key").text().get(), "a");
     EXPECT_STREQ(del.child("Error").child("Code").text().get(), "AccessDenied");
     pugi::xml_document d6;

@@ -79,8 +79,14 @@ std::vector<std::string> ChunkPins::snapshot() const {
 
 LocalObjectService::LocalObjectService(storage::Engine& engine, blob::ChunkStore& chunks,
                                        shard::LocalReplica& replica, const Clock& clock,
-                                       LocalObjectServiceOptions options)
-    : engine_(engine), chunks_(chunks), replica_(replica), clock_(clock), options_(options) {
+                                       LocalObjectServiceOptions options,
+                                       blob::ChunkSource* read_source)
+    : engine_(engine),
+      chunks_(chunks),
+      read_source_(read_source ? *read_source : chunks),
+      replica_(replica),
+      clock_(clock),
+      options_(options) {
     if (options_.gc_interval_ms > 0) gc_thread_ = std::thread([this] { gc_loop(); });
 }
 
@@ -213,7 +219,7 @@ Result<std::unique_ptr<ObjectReader>> LocalObjectService::get_object(
         length = range->last - range->first + 1;
     }
     return std::unique_ptr<ObjectReader>(std::make_unique<LocalObjectReader>(
-        chunks_, pins_, object_info(key, *rec), rec->body(), offset, length));
+        read_source_, pins_, object_info(key, *rec), rec->body(), offset, length));
 }
 
 Status LocalObjectService::delete_object(std::string_view bucket, std::string_view key) {

@@ -57,9 +57,12 @@ struct GcStats {
 
 class LocalObjectService final : public ObjectService {
 public:
+    // Chunks are written to (and collected from) `chunks`; reads go through
+    // `read_source` when set (e.g. a cache in front of the store).
     LocalObjectService(storage::Engine& engine, blob::ChunkStore& chunks,
                        shard::LocalReplica& replica, const Clock& clock,
-                       LocalObjectServiceOptions options = {});
+                       LocalObjectServiceOptions options = {},
+                       blob::ChunkSource* read_source = nullptr);
     ~LocalObjectService() override;
 
     Status create_bucket(std::string_view bucket) override;
@@ -118,6 +121,7 @@ private:
 
     storage::Engine& engine_;
     blob::ChunkStore& chunks_;
+    blob::ChunkSource& read_source_;
     shard::LocalReplica& replica_;
     const Clock& clock_;
     const LocalObjectServiceOptions options_;

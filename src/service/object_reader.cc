@@ -5,7 +5,7 @@
 
 namespace cleave::service {
 
-LocalObjectReader::LocalObjectReader(blob::ChunkStore& chunks, ChunkPins& pins, ObjectInfo info,
+LocalObjectReader::LocalObjectReader(blob::ChunkSource& chunks, ChunkPins& pins, ObjectInfo info,
                                      shard::Body body, uint64_t offset, uint64_t length)
     : chunks_(chunks),
       pins_(pins),

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "blob/chunk_store.h"
+#include "blob/chunk_source.h"
 #include "service/local_object_service.h"
 #include "service/object_service.h"
 #include "shard/records.pb.h"
@@ -16,7 +16,7 @@ namespace cleave::service {
 
 class LocalObjectReader final : public ObjectReader {
 public:
-    LocalObjectReader(blob::ChunkStore& chunks, ChunkPins& pins, ObjectInfo info,
+    LocalObjectReader(blob::ChunkSource& chunks, ChunkPins& pins, ObjectInfo info,
                       shard::Body body, uint64_t offset, uint64_t length);
     ~LocalObjectReader() override;
 
@@ -26,7 +26,7 @@ public:
     Result<std::string> next() override;
 
 private:
-    blob::ChunkStore& chunks_;
+    blob::ChunkSource& chunks_;
     ChunkPins& pins_;
     const ObjectInfo info_;
     const shard::Body body_;

@@ -57,8 +57,12 @@ void Cluster::tick(NodeId id) {
 }
 
 void Cluster::tick_all() {
-    for (auto& [id, n] : nodes_)
+    for (auto& [id, n] : nodes_) {
+        auto slow = options_.slow_clocks.find(id);
+        if (slow != options_.slow_clocks.end() && now_ % slow->second.first == slow->second.second)
+            continue;  // this node's clock lost a tick
         tick(id);
+    }
 }
 
 bool Cluster::deliver_one(const std::set<NodeId>* only_to) {
@@ -146,6 +150,7 @@ void Cluster::process(SimNode& n) {
         }
         n.fsm->advance(r);
         serve_reads(n);
+        if (r.snapshot_due && *r.snapshot_due == n.sm.applied) snapshot(n.id).ignore();
         observe(n);
     }
     if (n.alive) observe(n);
@@ -184,7 +189,31 @@ void Cluster::serve_reads(SimNode& n) {
     }
 }
 
+void Cluster::check_leases() {
+    // 6.4.1: while a leader's lease is valid no other server may have become
+    // leader of a later term (it could commit writes the lease holder's
+    // reads would miss). Stronger, and far more sensitive, than waiting for
+    // a stale read to show up in the history.
+    NodeId newest;
+    Term newest_term;
+    for (const auto& [id, n] : nodes_) {
+        if (n.alive && n.fsm->role() == raft::Role::leader && n.fsm->term() > newest_term) {
+            newest = id;
+            newest_term = n.fsm->term();
+        }
+    }
+    for (const auto& [id, n] : nodes_) {
+        if (n.alive && n.fsm->lease_valid() && n.fsm->term() < newest_term) {
+            checker_.fail(
+                fmt::format("lease safety: node {} holds a lease in term {} while node {} "
+                            "leads term {}",
+                            id, n.fsm->term(), newest, newest_term));
+        }
+    }
+}
+
 void Cluster::observe(SimNode& n) {
+    if (n.options.lease_reads) check_leases();
     const raft::Fsm& f = *n.fsm;
     if (f.role() == n.last_role && f.term() == n.last_term) return;
     n.last_role = f.role();

@@ -29,6 +29,9 @@ struct ClusterOptions {
     // Chance of a power loss between writing a Ready and syncing it.
     uint32_t crash_in_ready_per_mille = 0;
     bool reorder = true;  // deliver due messages in random order (else FIFO)
+    // Slow clocks (lease safety under bounded drift, 6.4.1): node -> (period,
+    // phase); tick_all() skips the node's tick when now % period == phase.
+    std::map<NodeId, std::pair<uint64_t, uint64_t>> slow_clocks;
 };
 
 class Cluster {
@@ -86,6 +89,7 @@ class Cluster {
     void apply(SimNode& n, const raft::Entry& e);
     void serve_reads(SimNode& n);
     void observe(SimNode& n);
+    void check_leases();
     void crash_node(SimNode& n, bool torn);
 
     ClusterOptions options_;

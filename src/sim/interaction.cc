@@ -59,7 +59,9 @@ class Runner {
   private:
     NodeId id(const std::vector<std::string>& args, size_t i) {
         if (i >= args.size()) throw std::invalid_argument("missing node id");
-        return NodeId{std::stoull(args[i])};
+        const NodeId x{std::stoull(args[i])};
+        if (cluster_ && !cluster_->ids().count(x)) throw std::invalid_argument("unknown node");
+        return x;
     }
 
     void make_cluster(const std::vector<std::string>& args) {

@@ -107,9 +107,23 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
     o.pre_vote = rng.chance(3, 4);
     o.check_quorum = rng.chance(3, 4);
     o.lease_reads = o.check_quorum && rng.chance(1, 3);
+    if (o.lease_reads) {
+        // Bounded clock drift: some nodes' clocks lose up to `drift` ticks in
+        // any election timeout (one tick every `period`), and the lease is
+        // configured with that bound.
+        const uint64_t drift = static_cast<uint64_t>(rng.range(0, 3));
+        o.max_clock_drift_ticks = static_cast<uint32_t>(drift);
+        if (drift > 0) {
+            const uint64_t period = o.election_timeout_ticks / drift + 1;
+            for (NodeId id : co.nodes) {
+                if (rng.chance(1, 2)) co.slow_clocks[id] = {period, rng.uniform(period)};
+            }
+        }
+    }
     o.max_inflight_messages = static_cast<uint32_t>(rng.range(1, 8));
     o.max_entries_per_message = static_cast<uint32_t>(rng.range(1, 8));
     o.snapshot_trailing_entries = static_cast<uint64_t>(rng.range(0, 8));
+    o.snapshot_threshold_entries = rng.chance(1, 2) ? static_cast<uint64_t>(rng.range(5, 50)) : 0;
 #ifdef CLEAVE_PLANT_RAFT_BUGS
     o.planted_bug = static_cast<raft::PlantedBug>(params.planted_bug);
 #endif
@@ -153,11 +167,13 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
         c.trace(fmt::format("isolate new leader {} of t{} from{}", leader, term, cut));
     });
     const std::string options_desc = fmt::format(
-        "voters={} hb={} prevote={} checkquorum={} lease={} inflight={} batch={} trailing={} "
+        "voters={} hb={} prevote={} checkquorum={} lease={} drift={} slow_clocks={} inflight={} "
+        "batch={} trailing={} snap_every={} "
         "drop={}pm dup={}pm delay<={} crash_in_ready={}pm leader_crash={}pm leader_isolate={}pm "
         "new_leader_isolate={}% mid_tick_fault={}pm",
         voters, o.heartbeat_interval_ticks, o.pre_vote, o.check_quorum, o.lease_reads,
-        o.max_inflight_messages, o.max_entries_per_message, o.snapshot_trailing_entries,
+        o.max_clock_drift_ticks, co.slow_clocks.size(), o.max_inflight_messages,
+        o.max_entries_per_message, o.snapshot_trailing_entries, o.snapshot_threshold_entries,
         faults.drop_per_mille, faults.duplicate_per_mille, faults.max_delay_ticks,
         co.crash_in_ready_per_mille, leader_crash_per_mille, leader_isolate_per_mille,
         new_leader_isolate_pct, mid_tick_fault_per_mille);
@@ -245,17 +261,22 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
         Index final_index;  // Index{} = none yet
         std::string final_value;
         NodeId final_at;
+        Term final_term;
         bool done = false;
         uint32_t t = 0;
         for (; t < params.liveness_ticks && !done && !c.checker().failed(); ++t) {
             const NodeId leader = c.leader();
-            if (leader != NodeId{} && (final_index == Index{} || final_at != leader)) {
+            // (Re)propose whenever there is no attempt in the current
+            // leader's term: an attempt in an earlier term may have been lost.
+            if (leader != NodeId{} && (final_index == Index{} || final_at != leader ||
+                                       final_term != c.node(leader).fsm->term())) {
                 const std::string value = next_value();
                 auto r = c.propose(leader, value);
                 if (r.is_ok()) {
                     final_index = *r;
                     final_value = value;
                     final_at = leader;
+                    final_term = c.node(leader).fsm->term();
                 }
             }
             c.deliver_all(max_deliveries_per_tick);

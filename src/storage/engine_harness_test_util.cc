@@ -59,7 +59,7 @@ class RocksDbHarness final : public EngineHarness {
 };
 
 class RedisHarness final : public EngineHarness {
-public:
+  public:
     Status start() { return server_.start(); }
     bool iterators_are_snapshots() const override { return false; }
     std::unique_ptr<Engine> open() override {
@@ -68,14 +68,15 @@ public:
     }
     std::unique_ptr<Engine> open_checkpoint(const std::string& dir) override {
         const std::string prefix = "checkpoint" + std::to_string(++checkpoints_) + ":";
-        Status s = RedisEngine::restore_checkpoint(dir, {.url = server_.url(), .key_prefix = prefix});
+        Status s =
+            RedisEngine::restore_checkpoint(dir, {.url = server_.url(), .key_prefix = prefix});
         EXPECT_TRUE(s.is_ok()) << s.to_string();
         if (!s.is_ok()) return nullptr;
         return must(
             open_engine({.kind = "redis", .redis_url = server_.url(), .redis_key_prefix = prefix}));
     }
 
-private:
+  private:
     RedisTestServer server_;
     int checkpoints_ = 0;
 };

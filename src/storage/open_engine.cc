@@ -39,13 +39,14 @@ Result<std::unique_ptr<Engine>> open_engine(const EngineOptions& options) {
     if (options.kind == "memory") return open_memory(options);
     if (options.kind == "redis") {
         if (options.redis_url.empty()) {
-            return Status::invalid_argument("the redis engine needs a url (--redis-url redis://HOST:PORT/DB)");
+            return Status::invalid_argument(
+                "the redis engine needs a url (--redis-url redis://HOST:PORT/DB)");
         }
-        CLEAVE_ASSIGN_OR_RETURN(auto engine,
-                                RedisEngine::open({.url = options.redis_url,
-                                                   .key_prefix = options.redis_key_prefix,
-                                                   .allow_weak_durability = options.allow_weak_durability,
-                                                   .timeout_ms = options.redis_timeout_ms}));
+        CLEAVE_ASSIGN_OR_RETURN(
+            auto engine, RedisEngine::open({.url = options.redis_url,
+                                            .key_prefix = options.redis_key_prefix,
+                                            .allow_weak_durability = options.allow_weak_durability,
+                                            .timeout_ms = options.redis_timeout_ms}));
         return std::unique_ptr<Engine>(std::move(engine));
     }
     return Status::invalid_argument("unknown engine kind '" + options.kind +

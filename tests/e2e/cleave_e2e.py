@@ -110,7 +110,7 @@ class CleaveServer:
     """
 
     def __init__(self, data_dir: Path, log_dir: Path, port: int | None = None,
-                 access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY,
+                 access_key: str | None = ACCESS_KEY, secret_key: str | None = SECRET_KEY,
                  extra_args: list[str] | None = None):
         self.data_dir = Path(data_dir)
         self.log_dir = Path(log_dir)
@@ -124,6 +124,7 @@ class CleaveServer:
         self._reader: threading.Thread | None = None
         self._starts = 0
         self.log_path: Path | None = None
+        self.stdout_lines: list[str] = []   # stdout of the current process
 
     @property
     def endpoint(self) -> str:
@@ -145,6 +146,12 @@ class CleaveServer:
         if not os.access(binary, os.X_OK):
             raise ServerStartError(
                 f"cleave binary not found or not executable: {binary} (set CLEAVE_BIN)")
+        if self._starts == 0 and os.environ.get("CLEAVE_E2E_RESET_CMD"):
+            # A new server must start empty. With an external engine (Redis)
+            # the state is not in the fresh data directory, so the runner
+            # says how to empty it, e.g. "redis-cli -p 6390 flushall".
+            subprocess.run(os.environ["CLEAVE_E2E_RESET_CMD"], shell=True, check=True,
+                           timeout=60, stdout=subprocess.DEVNULL)
         fixed_port = self.port is not None
         attempts = 1 if fixed_port else 3
         last_error = None
@@ -167,10 +174,15 @@ class CleaveServer:
         self._starts += 1
         self.log_path = self.log_dir / f"cleave-{self._starts}.log"
         env = dict(os.environ)
-        env["CLEAVE_ACCESS_KEY"] = self.access_key
-        env["CLEAVE_SECRET_KEY"] = self.secret_key
+        env.pop("CLEAVE_ACCESS_KEY", None)
+        env.pop("CLEAVE_SECRET_KEY", None)
+        if self.access_key is not None:  # None: let `cleave dev` generate a pair
+            env["CLEAVE_ACCESS_KEY"] = self.access_key
+            env["CLEAVE_SECRET_KEY"] = self.secret_key
         self._ready = threading.Event()
         self.ready_line = None
+        self.stdout_lines = []
+        lines = self.stdout_lines
         log = open(self.log_path, "w", buffering=1)
         log.write("$ " + shlex.join(self.command()) + "\n")
         self.proc = subprocess.Popen(
@@ -183,6 +195,7 @@ class CleaveServer:
             # a full pipe), copies it to the log and spots the ready line.
             for line in proc.stdout:  # type: ignore[union-attr]
                 log.write("[stdout] " + line)
+                lines.append(line.rstrip("\n"))
                 if line.startswith("ready:") and not ready.is_set():
                     self.ready_line = line.rstrip("\n")
                     ready.set()
@@ -293,12 +306,15 @@ class SignedRequest:
 
 def sign(method: str, path: str, params: list[tuple[str, str]], headers: dict[str, str],
          payload_hash: str, access: str = ACCESS_KEY, secret: str = SECRET_KEY,
-         amz_date: str | None = None, region: str = REGION) -> SignedRequest:
+         amz_date: str | None = None, region: str = REGION,
+         encoded_path: str | None = None) -> SignedRequest:
     """Sign a request with an Authorization header.
 
     `path` is the raw (decoded) path, e.g. '/bucket/some key'; it is encoded
-    once, as S3 does. `headers` must include 'host'. Adds x-amz-date and
-    x-amz-content-sha256 and Authorization to the returned headers.
+    once, as S3 does. `encoded_path`, when given, is used as it is instead
+    (to send bytes no encoder would produce, e.g. invalid UTF-8). `headers`
+    must include 'host'. Adds x-amz-date and x-amz-content-sha256 and
+    Authorization to the returned headers.
     """
     amz_date = amz_date or amz_now()
     hdrs = {k.lower(): str(v) for k, v in headers.items()}
@@ -308,7 +324,7 @@ def sign(method: str, path: str, params: list[tuple[str, str]], headers: dict[st
                     or h.startswith("x-amz-") or h in ("if-none-match", "if-match",
                                                        "range", "content-encoding"))
     canon_headers = "".join(f"{h}:{' '.join(hdrs[h].split())}\n" for h in signed)
-    enc_path = uri_encode(path, True)
+    enc_path = encoded_path if encoded_path is not None else uri_encode(path, True)
     query = canonical_query(params)
     creq = "\n".join([method, enc_path, query, canon_headers, ";".join(signed), payload_hash])
     scope = scope_of(amz_date, region)
@@ -429,13 +445,13 @@ def signed_request(port: int, method: str, path: str, params: list[tuple[str, st
                    headers: dict[str, str] | None = None, body: bytes = b"",
                    payload_hash: str | None = None, host: str | None = None,
                    access: str = ACCESS_KEY, secret: str = SECRET_KEY,
-                   amz_date: str | None = None) -> Response:
+                   amz_date: str | None = None, encoded_path: str | None = None) -> Response:
     """Sign (header auth) and send one request; `path` is raw (decoded)."""
     hdrs = dict(headers or {})
     hdrs["host"] = host or f"{HOST}:{port}"
     ph = payload_hash if payload_hash is not None else sha256_hex(body)
     req = sign(method, path, params or [], hdrs, ph, access=access, secret=secret,
-               amz_date=amz_date)
+               amz_date=amz_date, encoded_path=encoded_path)
     wire = dict(req.headers)
     wire["content-length"] = str(len(body))
     return http_request(port, method, req.target, wire, body)
@@ -500,6 +516,14 @@ class AwsCli:
                 f"aws failed ({p.returncode}): {shlex.join(cmd)}\n"
                 f"stdout: {p.stdout}\nstderr: {p.stderr}")
         return p
+
+    def run_many(self, commands: list[list[str]], check: bool = True,
+                 workers: int = 4) -> list[subprocess.CompletedProcess]:
+        """Runs independent commands concurrently (awscli's start-up dominates)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(lambda c: self.run(*c, check=check), commands))
 
     def json(self, *args: str) -> dict:
         out = self.run(*args).stdout

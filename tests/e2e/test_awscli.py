@@ -209,8 +209,8 @@ def test_get_object_ranges(aws, tmp_path):
 def test_delete_object_and_delete_objects(aws, tmp_path):
     name = mkbucket(aws)
     f = write(tmp_path / "f", b"1")
-    for k in ("a", "b", "c", "d/e"):
-        aws.run("s3api", "put-object", "--bucket", name, "--key", k, "--body", str(f))
+    aws.run_many([["s3api", "put-object", "--bucket", name, "--key", k, "--body", str(f)]
+                  for k in ("a", "b", "c", "d/e")])
     aws.run("s3api", "delete-object", "--bucket", name, "--key", "a")
     assert_error(aws.fail("s3api", "get-object", "--bucket", name, "--key", "a",
                           str(tmp_path / "o")), "NoSuchKey")
@@ -272,8 +272,8 @@ def listed(aws, tmp_path_factory):
     name = mkbucket(aws)
     f = tmp_path_factory.mktemp("list") / "f"
     f.write_bytes(b"x")
-    for k in LIST_KEYS:
-        aws.run("s3api", "put-object", "--bucket", name, "--key", k, "--body", str(f))
+    aws.run_many([["s3api", "put-object", "--bucket", name, "--key", k, "--body", str(f)]
+                  for k in LIST_KEYS])
     return name
 
 
@@ -313,6 +313,7 @@ def test_list_v2_max_keys_and_continuation(aws, listed):
         pages += 1
         assert len(keys_of(r)) <= 2
         assert r["MaxKeys"] == 2
+        assert r["KeyCount"] == len(keys_of(r))
         seen += keys_of(r)
         if not r["IsTruncated"]:
             assert "NextContinuationToken" not in r
@@ -329,7 +330,7 @@ def test_list_v2_max_keys_and_continuation(aws, listed):
     r = aws.json("s3api", "list-objects-v2", "--bucket", listed, "--delimiter", "/",
                  "--max-keys", "2", "--no-paginate")
     assert prefixes_of(r) + keys_of(r) and len(prefixes_of(r) + keys_of(r)) == 2
-    assert prefixes_of(r) == ["a/", "b/"] and r["IsTruncated"]
+    assert prefixes_of(r) == ["a/", "b/"] and r["IsTruncated"] and r["KeyCount"] == 2
     r2 = aws.json("s3api", "list-objects-v2", "--bucket", listed, "--delimiter", "/",
                   "--max-keys", "2", "--continuation-token", r["NextContinuationToken"],
                   "--no-paginate")
@@ -351,6 +352,14 @@ def test_list_v1_marker_pagination(aws, listed):
         # Without a delimiter, S3 may omit NextMarker; the last key is the marker.
         marker = r.get("NextMarker", page[-1])
     assert seen == sorted(LIST_KEYS)
+    # With a delimiter, a truncated v1 page names its NextMarker, which may
+    # be a common prefix.
+    r = aws.json("s3api", "list-objects", "--bucket", listed, "--delimiter", "/",
+                 "--max-keys", "2", "--no-paginate")
+    assert prefixes_of(r) == ["a/", "b/"] and r["IsTruncated"] and r["NextMarker"] == "b/", r
+    r = aws.json("s3api", "list-objects", "--bucket", listed, "--delimiter", "/",
+                 "--max-keys", "2", "--marker", "b/", "--no-paginate")
+    assert keys_of(r) == ["c", "d e"] and prefixes_of(r) == [], r
 
 
 @pytest.mark.parametrize("api", ["list-objects", "list-objects-v2"])
@@ -474,24 +483,35 @@ def test_conditional_get_and_head(aws, tmp_path):
     past = formatdate(0, usegmt=True)                   # 1970
     future = formatdate(4102444800, usegmt=True)        # 2100
 
+    ok, not_modified, failed = [], [], []
     for verb in ("head-object", "get-object"):
-        extra = [out] if verb == "get-object" else []
+        # Each GET writes its own output file: the commands run concurrently.
         base = ["s3api", verb, "--bucket", name, "--key", "c"]
+
+        def cmd(*args, base=base, verb=verb):
+            n = len(ok) + len(not_modified) + len(failed)
+            return [*base, *args] + ([f"{out}.{n}"] if verb == "get-object" else [])
         # Conditions that hold: served.
-        aws.run(*base, "--if-match", etag, *extra)
-        aws.run(*base, "--if-none-match", '"0123"', *extra)
-        aws.run(*base, "--if-modified-since", past, *extra)
-        aws.run(*base, "--if-unmodified-since", future, *extra)
-        aws.run(*base, "--if-unmodified-since", last_modified, *extra)
-        # If-None-Match hit, or not modified since its own Last-Modified: 304.
-        p = aws.fail(*base, "--if-none-match", etag, *extra)
-        assert "304" in p.stderr or "Not Modified" in p.stderr, p.stderr
-        p = aws.fail(*base, "--if-modified-since", last_modified, *extra)
-        assert "304" in p.stderr or "Not Modified" in p.stderr, p.stderr
-        # If-Match miss, or modified since 1970: 412.
-        p = aws.fail(*base, "--if-match", '"0123"', *extra)
-        assert "412" in p.stderr or "PreconditionFailed" in p.stderr, p.stderr
-        p = aws.fail(*base, "--if-unmodified-since", past, *extra)
-        assert "412" in p.stderr or "PreconditionFailed" in p.stderr, p.stderr
+        ok.append(cmd("--if-match", etag))
+        ok.append(cmd("--if-none-match", '"0123"'))
+        ok.append(cmd("--if-modified-since", past))
+        ok.append(cmd("--if-unmodified-since", future))
+        ok.append(cmd("--if-unmodified-since", last_modified))
         # If-Match takes precedence over a failing If-Unmodified-Since (RFC 7232 6).
-        aws.run(*base, "--if-match", etag, "--if-unmodified-since", past, *extra)
+        ok.append(cmd("--if-match", etag, "--if-unmodified-since", past))
+        # If-None-Match hit, or not modified since its own Last-Modified: 304.
+        not_modified.append(cmd("--if-none-match", etag))
+        not_modified.append(cmd("--if-modified-since", last_modified))
+        # If-Match miss, or modified since 1970: 412.
+        failed.append(cmd("--if-match", '"0123"'))
+        failed.append(cmd("--if-unmodified-since", past))
+    results = aws.run_many(ok + not_modified + failed, check=False)
+    for c, p in zip(ok + not_modified + failed, results):
+        if c in ok:
+            assert p.returncode == 0, (c, p.stderr)
+        elif c in not_modified:
+            assert p.returncode != 0 and ("304" in p.stderr or "Not Modified" in p.stderr), \
+                (c, p.stderr)
+        else:
+            assert p.returncode != 0 and ("412" in p.stderr or "PreconditionFailed" in p.stderr), \
+                (c, p.stderr)

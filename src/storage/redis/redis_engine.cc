@@ -16,7 +16,9 @@ namespace cleave::storage {
 
 namespace {
 
-std::shared_ptr<spdlog::logger> logger() { return module_logger("storage"); }
+std::shared_ptr<spdlog::logger> logger() {
+    return module_logger("storage");
+}
 
 // Applies one WriteBatch atomically. KEYS: zset, hash, byte counter.
 // ARGV: ops, each 'p' key value | 'd' key | 'r' begin end.
@@ -97,7 +99,9 @@ struct ReplyDeleter {
 };
 using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 
-std::string_view str(const redisReply* r) { return {r->str, r->len}; }
+std::string_view str(const redisReply* r) {
+    return {r->str, r->len};
+}
 
 struct Script {
     std::string_view body;
@@ -241,8 +245,11 @@ struct RedisEngine::Impl {
     Result<Reply> eval(Script& script, const std::vector<std::string_view>& keys,
                        const std::vector<std::string_view>& argv) {
         std::lock_guard lock(mu);
+        // Copied: a reconnect inside command_locked() reloads the scripts and
+        // reassigns script.sha under our feet.
+        const std::string sha = script.sha;
         const std::string nkeys = std::to_string(keys.size());
-        std::vector<std::string_view> args = {"EVALSHA", script.sha, nkeys};
+        std::vector<std::string_view> args = {"EVALSHA", sha, nkeys};
         args.insert(args.end(), keys.begin(), keys.end());
         args.insert(args.end(), argv.begin(), argv.end());
         auto r = command_locked(args);
@@ -257,8 +264,8 @@ struct RedisEngine::Impl {
                                    static_cast<suseconds_t>((options.timeout_ms % 1000) * 1000)};
         redisContext* c = redisConnectWithTimeout(url.host.c_str(), url.port, tv);
         if (!c || c->err) {
-            Status s = Status::unavailable(fmt::format("{}: cannot connect: {}", where,
-                                                       c ? c->errstr : "out of memory"));
+            Status s = Status::unavailable(
+                fmt::format("{}: cannot connect: {}", where, c ? c->errstr : "out of memory"));
             if (c) redisFree(c);
             return s;
         }
@@ -298,15 +305,16 @@ struct RedisEngine::Impl {
             }
         }
         if (major < 6 || (major == 6 && minor < 2)) {
-            return Status::precondition_failed(fmt::format(
-                "{} runs Redis {}.{}; Cleave's Redis engine needs 6.2 or later (COPY)", where,
-                major, minor));
+            return Status::precondition_failed(
+                fmt::format("{} runs Redis {}.{}; Cleave's Redis engine needs 6.2 or later (COPY)",
+                            where, major, minor));
         }
 
         auto config = [&](std::string_view name) -> Result<std::string> {
             CLEAVE_ASSIGN_OR_RETURN(Reply r, command_locked({"CONFIG", "GET", name}));
             if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-                return Status::io_error(fmt::format("{}: CONFIG GET {} gave no value", where, name));
+                return Status::io_error(
+                    fmt::format("{}: CONFIG GET {} gave no value", where, name));
             }
             return std::string(str(r->element[1]));
         };
@@ -333,7 +341,8 @@ struct RedisEngine::Impl {
         }
         for (Script* script : {&write_script, &page_script, &snapshot_script, &size_script}) {
             CLEAVE_ASSIGN_OR_RETURN(Reply r, command_locked({"SCRIPT", "LOAD", script->body}));
-            if (r->type != REDIS_REPLY_STRING) return Status::io_error(where + ": SCRIPT LOAD failed");
+            if (r->type != REDIS_REPLY_STRING)
+                return Status::io_error(where + ": SCRIPT LOAD failed");
             script->sha = std::string(str(r.get()));
         }
         return Status::ok();
@@ -342,7 +351,8 @@ struct RedisEngine::Impl {
     Result<std::optional<std::string>> hget(const std::string& hash, std::string_view key) {
         CLEAVE_ASSIGN_OR_RETURN(Reply r, command({"HGET", hash, key}));
         if (r->type == REDIS_REPLY_NIL) return std::optional<std::string>();
-        if (r->type != REDIS_REPLY_STRING) return Status::io_error(where + ": unexpected HGET reply");
+        if (r->type != REDIS_REPLY_STRING)
+            return Status::io_error(where + ": unexpected HGET reply");
         return std::optional<std::string>(std::string(str(r.get())));
     }
 
@@ -378,7 +388,7 @@ namespace {
 using Impl = RedisEngine::Impl;
 
 class RedisSnapshot final : public Snapshot {
-public:
+  public:
     RedisSnapshot(std::shared_ptr<Impl> impl, std::string z, std::string h, Status status)
         : impl_(std::move(impl)), z_(std::move(z)), h_(std::move(h)), status_(std::move(status)) {}
     ~RedisSnapshot() override {
@@ -394,7 +404,7 @@ public:
     // Not OK if the snapshot could not be taken: every read through it fails.
     const Status& status() const { return status_; }
 
-private:
+  private:
     const std::shared_ptr<Impl> impl_;
     const std::string z_, h_;
     const Status status_;
@@ -408,7 +418,7 @@ const RedisSnapshot* as_redis(const Snapshot* s) {
 }
 
 class RedisIterator final : public Iterator {
-public:
+  public:
     RedisIterator(std::shared_ptr<Impl> impl, const IterOptions& o)
         : impl_(std::move(impl)),
           lower_(o.lower_bound),
@@ -443,7 +453,7 @@ public:
     }
     Status status() const override { return status_; }
 
-private:
+  private:
     void fetch(const std::string& min) {
         page_.clear();
         pos_ = 0;
@@ -546,8 +556,7 @@ std::unique_ptr<Iterator> RedisEngine::iterate(const IterOptions& options) {
 std::unique_ptr<Snapshot> RedisEngine::snapshot() {
     auto seq = impl_->command({"INCR", impl_->snapseq_key});
     if (!seq.is_ok()) return std::make_unique<RedisSnapshot>(impl_, "", "", seq.status());
-    const std::string base =
-        fmt::format("{}snap:{}:", impl_->options.key_prefix, (*seq)->integer);
+    const std::string base = fmt::format("{}snap:{}:", impl_->options.key_prefix, (*seq)->integer);
     std::string z = base + "z", h = base + "h";
     auto r = impl_->eval(impl_->snapshot_script, {impl_->zkey, impl_->hkey, z, h}, {});
     if (!r.is_ok()) {
@@ -576,9 +585,8 @@ Status RedisEngine::checkpoint(const std::string& dir) {
 Result<uint64_t> RedisEngine::approximate_size(std::string_view begin, std::string_view end) {
     if (!(begin < end)) return uint64_t{0};
     const std::string min = "[" + std::string(begin), max = "(" + std::string(end);
-    CLEAVE_ASSIGN_OR_RETURN(Reply r,
-                            impl_->eval(impl_->size_script, {impl_->zkey, impl_->bytes_key},
-                                        {min, max}));
+    CLEAVE_ASSIGN_OR_RETURN(
+        Reply r, impl_->eval(impl_->size_script, {impl_->zkey, impl_->bytes_key}, {min, max}));
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
         return Status::io_error(impl_->where + ": unexpected size reply");
     }
@@ -591,11 +599,11 @@ Result<uint64_t> RedisEngine::approximate_size(std::string_view begin, std::stri
 
 Status RedisEngine::restore_checkpoint(const std::string& dir, const RedisOptions& options) {
     CLEAVE_ASSIGN_OR_RETURN(auto engine, open(options));
-    CLEAVE_ASSIGN_OR_RETURN(Reply n, engine->impl_->command({"EXISTS", engine->impl_->zkey,
-                                                             engine->impl_->hkey}));
+    CLEAVE_ASSIGN_OR_RETURN(
+        Reply n, engine->impl_->command({"EXISTS", engine->impl_->zkey, engine->impl_->hkey}));
     if (n->integer != 0) {
-        return Status::already_exists(fmt::format("redis prefix '{}' already holds data",
-                                                  options.key_prefix));
+        return Status::already_exists(
+            fmt::format("redis prefix '{}' already holds data", options.key_prefix));
     }
     Status s = load_dump(dir, *engine);
     if (!s.is_ok()) {

@@ -77,7 +77,7 @@ struct RedisOptions {
 };
 
 class RedisEngine final : public Engine {
-public:
+  public:
     // Connects, checks durability settings (see above), removes stale
     // snapshot copies under the prefix. Errors: invalid_argument (bad url),
     // unavailable (cannot connect), precondition_failed (weak durability,
@@ -104,7 +104,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     explicit RedisEngine(std::shared_ptr<Impl> impl);
     // Shared with snapshots and iterators, which the contract says die
     // first; shared anyway so a misuse cannot touch freed memory.

@@ -56,13 +56,14 @@ TEST(RedisUrl, Parses) {
 }
 
 class RedisEngineTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         if (!RedisTestServer::available()) GTEST_SKIP() << "redis-server is not installed";
     }
     static std::unique_ptr<Engine> open(const RedisTestServer& server,
                                         const std::string& prefix = "t:") {
-        auto r = open_engine({.kind = "redis", .redis_url = server.url(), .redis_key_prefix = prefix});
+        auto r =
+            open_engine({.kind = "redis", .redis_url = server.url(), .redis_key_prefix = prefix});
         EXPECT_TRUE(r.is_ok()) << r.status().to_string();
         return r.is_ok() ? std::move(r).value() : nullptr;
     }
@@ -161,7 +162,8 @@ TEST_F(RedisEngineTest, RestoreRefusesAPrefixWithData) {
     ASSERT_TRUE(e->checkpoint(dir).is_ok());
     Status s = RedisEngine::restore_checkpoint(dir, {.url = server.url(), .key_prefix = "t:"});
     EXPECT_EQ(s.code(), Errc::already_exists);
-    ASSERT_TRUE(RedisEngine::restore_checkpoint(dir, {.url = server.url(), .key_prefix = "u:"}).is_ok());
+    ASSERT_TRUE(
+        RedisEngine::restore_checkpoint(dir, {.url = server.url(), .key_prefix = "u:"}).is_ok());
     auto u = open(server, "u:");
     EXPECT_EQ(*u->get("k"), "v");
 }
@@ -173,13 +175,15 @@ TEST_F(RedisEngineTest, ServerCrashAndAofRestartKeepAcknowledgedWrites) {
     for (int i = 0; i < 100; ++i) {
         WriteBatch b;
         b.put(fmt::format("key{:03d}", i), std::string(i, 'v'));
-        if (i % 10 == 9) b.delete_range(fmt::format("key{:03d}", i - 3), fmt::format("key{:03d}", i - 1));
+        if (i % 10 == 9)
+            b.delete_range(fmt::format("key{:03d}", i - 3), fmt::format("key{:03d}", i - 1));
         ASSERT_TRUE(e->write(b).is_ok());
     }
     std::vector<std::pair<std::string, std::string>> before;
     {
         auto it = e->iterate({});
-        for (it->seek_to_first(); it->valid(); it->next()) before.emplace_back(it->key(), it->value());
+        for (it->seek_to_first(); it->valid(); it->next())
+            before.emplace_back(it->key(), it->value());
     }
     ASSERT_EQ(before.size(), 80u);
 
@@ -211,7 +215,8 @@ TEST_F(RedisEngineTest, ServerCrashAndAofRestartKeepAcknowledgedWrites) {
     e = open(server);
     std::vector<std::pair<std::string, std::string>> after;
     auto it = e->iterate({});
-    for (it->seek_to_first(); it->valid(); it->next()) after.emplace_back(it->key(), it->value());
+    for (it->seek_to_first(); it->valid(); it->next())
+        after.emplace_back(it->key(), it->value());
     EXPECT_EQ(after, before);
     auto size = e->approximate_size("", "\xff");
     ASSERT_TRUE(size.is_ok());
@@ -268,8 +273,10 @@ TEST_F(RedisEngineTest, KillUnderLoadLosesNothingAcknowledged) {
     // Never half a batch, acknowledged or not.
     auto it = check->iterate({.lower_bound = "load/", .upper_bound = "load0"});
     std::map<std::string, int> halves;
-    for (it->seek_to_first(); it->valid(); it->next()) halves[std::string(it->key().substr(0, 12))]++;
-    for (auto& [k, n] : halves) EXPECT_EQ(n, 2) << k;
+    for (it->seek_to_first(); it->valid(); it->next())
+        halves[std::string(it->key().substr(0, 12))]++;
+    for (auto& [k, n] : halves)
+        EXPECT_EQ(n, 2) << k;
 }
 
 }  // namespace

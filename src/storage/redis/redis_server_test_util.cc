@@ -1,11 +1,12 @@
 #include "storage/redis/redis_server_test_util.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,8 +16,6 @@
 #include <thread>
 
 #include <fmt/format.h>
-
-extern char** environ;
 
 namespace cleave::storage {
 
@@ -54,7 +53,9 @@ bool answers_ping(int port) {
 
 }  // namespace
 
-bool RedisTestServer::available() { return ::access(kBinary, X_OK) == 0; }
+bool RedisTestServer::available() {
+    return ::access(kBinary, X_OK) == 0;
+}
 
 RedisTestServer::RedisTestServer(std::vector<std::string> extra_args)
     : extra_args_(std::move(extra_args)) {
@@ -78,21 +79,45 @@ Status RedisTestServer::launch(int port) {
     CLEAVE_ASSERT(pid_ < 0, "redis-server already running");
     port_ = port;
     std::vector<std::string> args = {kBinary,
-                                     "--port", std::to_string(port_),
-                                     "--bind", "127.0.0.1",
-                                     "--dir", dir_,
-                                     "--logfile", dir_ + "/redis.log",
-                                     "--daemonize", "no",
-                                     "--save", "",
-                                     "--appendonly", "yes",
-                                     "--appendfsync", "always"};
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--dir",
+                                     dir_,
+                                     "--logfile",
+                                     dir_ + "/redis.log",
+                                     "--daemonize",
+                                     "no",
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "yes",
+                                     "--appendfsync",
+                                     "always"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
+    for (auto& a : args)
+        argv.push_back(a.data());
     argv.push_back(nullptr);
-    pid_t pid = -1;
-    if (::posix_spawn(&pid, kBinary, nullptr, nullptr, argv.data(), environ) != 0) {
-        return Status::io_error(fmt::format("cannot start {}", kBinary));
+    // fork + exec rather than posix_spawn: the child must die with this
+    // process (a crashed test must not leave servers behind) and must not hold
+    // our stdout open.
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) return Status::io_error(fmt::format("cannot fork for {}", kBinary));
+    if (pid == 0) {
+        // Only async-signal-safe calls from here on.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(127);
+        int devnull = ::open("/dev/null", O_RDWR);
+        if (devnull >= 0) {
+            ::dup2(devnull, 0);
+            ::dup2(devnull, 1);
+            ::dup2(devnull, 2);
+        }
+        ::execv(kBinary, argv.data());
+        ::_exit(127);
     }
     pid_ = pid;
     // Bounded wait for PING; give up early if the process died (e.g. the
@@ -108,8 +133,8 @@ Status RedisTestServer::launch(int port) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));  // poll interval
     }
     kill();
-    return Status::unavailable(fmt::format(
-        "redis-server on port {} did not answer PING (see {}/redis.log)", port_, dir_));
+    return Status::unavailable(
+        fmt::format("redis-server on port {} did not answer PING (see {}/redis.log)", port_, dir_));
 }
 
 Status RedisTestServer::start() {

@@ -13,7 +13,7 @@
 namespace cleave::storage {
 
 class RedisTestServer {
-public:
+  public:
     static constexpr const char* kBinary = "/usr/bin/redis-server";
     static bool available();
 
@@ -24,7 +24,9 @@ public:
     RedisTestServer(const RedisTestServer&) = delete;
     RedisTestServer& operator=(const RedisTestServer&) = delete;
 
-    // Starts the server and waits (bounded) until it answers PING.
+    // Starts the server and waits (bounded) until it answers PING. The server
+    // is killed if the calling thread exits (PR_SET_PDEATHSIG), so call this
+    // and restart() from the test's main thread.
     Status start();
     // SIGKILL: a crash, no shutdown work (the AOF is what was fsynced).
     void kill();
@@ -35,7 +37,7 @@ public:
     std::string url(int db = 0) const;
     const std::string& dir() const { return dir_; }
 
-private:
+  private:
     Status launch(int port);
 
     std::vector<std::string> extra_args_;

@@ -3,11 +3,12 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+PLANTED_BUILD ?= build-planted
 DATA       ?= $(CURDIR)/data
 LISTEN     ?= 127.0.0.1:9000
 CMAKE_ARGS ?=
 
-.PHONY: all deps configure build run test unit-test asan-test e2e-test check format clean
+.PHONY: all deps configure build run test unit-test asan-test planted-test e2e-test check format clean
 
 all: build
 
@@ -29,7 +30,15 @@ run: build
 # tests, the simulator's seeds and planted bugs, and the end-to-end suites.
 test: build check
 	ctest --test-dir $(BUILD) --output-on-failure --timeout 1200
+	$(MAKE) planted-test
 	$(MAKE) asan-test
+
+# The simulator must be able to fail: a build with known Raft bugs planted,
+# each of which the simulator has to find within its seed budget.
+planted-test: deps
+	cmake -S . -B $(PLANTED_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLEAVE_UNIT_TESTS_ONLY=ON -DCLEAVE_PLANT_RAFT_BUGS=ON
+	cmake --build $(PLANTED_BUILD) --target sim_planted_test
+	ctest --test-dir $(PLANTED_BUILD) -L planted --output-on-failure
 
 asan-test: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-g -DCLEAVE_SANITIZE=ON -DCLEAVE_UNIT_TESTS_ONLY=ON
@@ -51,4 +60,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(PLANTED_BUILD)

@@ -10,6 +10,8 @@
 #include <fstream>
 
 #include "blob/chunk_store.h"
+#include "cache/cached_chunk_source.h"
+#include "cache/redis_chunk_cache.h"
 #include "cli/net_address.h"
 #include "common/hash.h"
 #include "common/logging.h"
@@ -108,6 +110,15 @@ void add_dev_options(CLI::App& cmd, DevOptions& o) {
     cmd.add_option("--redis-url", o.redis_url, "redis://HOST:PORT/DB for --engine redis");
     cmd.add_flag("--allow-weak-durability,--redis-allow-weak-durability", o.allow_weak_durability,
                  "Accept a Redis server without appendfsync always (may lose acknowledged writes)");
+    cmd.add_option("--chunk-cache", o.chunk_cache_url,
+                   "redis://HOST:PORT/DB of a Redis server to cache chunks in (a server of its "
+                   "own: the cache sets its maxmemory and allkeys-lru eviction)");
+    cmd.add_option("--chunk-cache-bytes", o.chunk_cache_bytes,
+                   "Size bound of the chunk cache (CONFIG SET maxmemory on its server)")
+        ->check(CLI::PositiveNumber);
+    cmd.add_option("--chunk-cache-prefix", o.chunk_cache_prefix, "Key prefix of cached chunks");
+    cmd.add_flag("--chunk-cache-skip-config", o.chunk_cache_skip_config,
+                 "Send no CONFIG SET to the chunk cache server (its operator bounds it)");
     cmd.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off");
     cmd.add_option("--region", o.region, "Region the SigV4 scope must name");
     cmd.add_option("--virtual-host-suffix", o.virtual_host_suffixes,
@@ -155,13 +166,39 @@ int run_dev(const DevOptions& o) {
     auto chunks = blob::ChunkStore::open(o.data_dir + "/chunks");
     if (!chunks.is_ok()) return fail("chunk store: " + chunks.status().to_string());
 
+    std::unique_ptr<cache::RedisChunkCache> chunk_cache;
+    std::unique_ptr<cache::CachedChunkSource> cached_source;
+    if (!o.chunk_cache_url.empty()) {
+        auto cache_url = storage::parse_redis_url(o.chunk_cache_url);
+        if (!cache_url.is_ok()) return fail("--chunk-cache: " + cache_url.status().message());
+        if (o.engine == "redis") {
+            auto engine_url = storage::parse_redis_url(o.redis_url);
+            if (engine_url.is_ok() && engine_url->host == cache_url->host &&
+                engine_url->port == cache_url->port) {
+                // maxmemory and allkeys-lru are server-wide: they would evict the engine's state.
+                return fail("--chunk-cache must name another Redis server than --redis-url: the "
+                            "cache sets maxmemory and allkeys-lru eviction on its server");
+            }
+        }
+        cache::RedisChunkCacheOptions co;
+        co.url = o.chunk_cache_url;
+        co.max_memory_bytes = o.chunk_cache_bytes;
+        co.key_prefix = o.chunk_cache_prefix;
+        co.configure_server = !o.chunk_cache_skip_config;
+        auto opened = cache::RedisChunkCache::open(co);
+        if (!opened.is_ok()) return fail("chunk cache: " + opened.status().to_string());
+        chunk_cache = std::move(*opened);
+        cached_source = std::make_unique<cache::CachedChunkSource>(*chunk_cache, **chunks);
+    }
+
     auto replica = shard::LocalReplica::open(**engine);
     if (!replica.is_ok()) return fail("shard: " + replica.status().to_string());
 
     service::LocalObjectServiceOptions so;
     so.gc_grace_ms = o.gc_grace_s * 1000;
     so.gc_interval_ms = o.gc_interval_s * 1000;
-    service::LocalObjectService svc(**engine, **chunks, **replica, SystemClock::instance(), so);
+    service::LocalObjectService svc(**engine, **chunks, **replica, SystemClock::instance(), so,
+                                    cached_source.get());
 
     s3::ServerConfig sc;
     sc.listen_host = addr->host;
@@ -178,7 +215,8 @@ int run_dev(const DevOptions& o) {
     std::printf("  try: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url %s s3 mb s3://demo\n",
                 creds->access_key.c_str(), creds->secret_key.c_str(), endpoint.c_str());
     std::fflush(stdout);
-    log()->info("cleave dev ready on {} (engine {}, data {})", endpoint, o.engine, o.data_dir);
+    log()->info("cleave dev ready on {} (engine {}, data {}{})", endpoint, o.engine, o.data_dir,
+                chunk_cache ? ", chunk cache " + chunk_cache->where() : std::string());
 
     int sig = 0;
     sigwait(&signals, &sig);

@@ -16,6 +16,11 @@ struct DevOptions {
     std::string engine = "rocksdb";
     std::string redis_url;
     bool allow_weak_durability = false;
+    // Chunk cache in Redis (src/cache): empty url = none.
+    std::string chunk_cache_url;
+    uint64_t chunk_cache_bytes = 256ull << 20;
+    std::string chunk_cache_prefix = "cleave:chunk:";
+    bool chunk_cache_skip_config = false;
     std::string log_level = "info";
     std::string region = "us-east-1";
     std::vector<std::string> virtual_host_suffixes;

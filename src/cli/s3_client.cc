@@ -148,6 +148,8 @@ Result<HttpResponse> S3Client::request(const std::string& method, const std::str
         HttpResponse out;
         http::response_parser<http::buffer_body> parser;
         parser.body_limit(boost::none);
+        // A HEAD answer carries the Content-Length of a body that never comes.
+        if (method == "HEAD") parser.skip(true);
         http::read_header(conn_->stream, conn_->buffer, parser, ec);
         if (ec) {
             conn_->stream.close();

@@ -84,13 +84,6 @@ def s3any(server, request):
     return e2e.boto3_client(endpoint, request.param)
 
 
-@pytest.fixture()
-def bucket(s3):
-    name = e2e.unique_bucket()
-    s3.create_bucket(Bucket=name)
-    return name
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     # On failure, attach the tail of the server's log to the report.

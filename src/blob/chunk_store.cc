@@ -11,6 +11,14 @@
 
 namespace cleave::blob {
 
+// Counted so tests and operators can see which reads a cache saved; created
+// when a store opens so it is exported (as 0) before the first read.
+static metrics::Counter& store_reads() {
+    static auto& reads = metrics::counter("cleave_chunk_store_reads_total",
+                                          "Chunk reads served from the node's chunk store");
+    return reads;
+}
+
 namespace {
 
 constexpr std::string_view kTempSuffix = ".tmp";
@@ -65,6 +73,7 @@ ChunkStore::ChunkStore(std::string root, ChunkStoreOptions options, FileSystem& 
 
 Result<std::unique_ptr<ChunkStore>> ChunkStore::open(const std::string& data_dir,
                                                      ChunkStoreOptions options) {
+    store_reads();  // exported from the start
     if (data_dir.empty()) return Status::invalid_argument("chunk store needs a data directory");
     FileSystem& fs = options.fs ? *options.fs : posix_file_system();
     std::unique_ptr<ChunkStore> store(new ChunkStore(data_dir + "/chunks", options, fs));
@@ -188,11 +197,8 @@ Result<std::string> ChunkStore::read_verified(const ChunkId& id, const std::stri
 }
 
 Result<std::string> ChunkStore::get(const ChunkId& id) {
-    // Counted so tests and operators can see which reads a cache saved.
-    static auto& reads = metrics::counter("cleave_chunk_store_reads_total",
-                                          "Chunk reads served from the node's chunk store");
     if (!id.valid()) return malformed();
-    reads.add();
+    store_reads().add();
     return read_verified(id, path_of(id));
 }
 

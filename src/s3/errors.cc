@@ -1,5 +1,7 @@
 #include "s3/errors.h"
 
+#include "s3/http_util.h"
+
 #include <array>
 
 #include <fmt/format.h>
@@ -176,8 +178,20 @@ S3Error s3_error_from_status(const Status& status) {
 std::string xml_escape(std::string_view text) {
     std::string out;
     out.reserve(text.size());
-    for (char ch : text) {
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char ch = text[i];
         auto c = static_cast<unsigned char>(ch);
+        if (c >= 0x80) {
+            // Keep well-formed UTF-8; anything else can't be in an XML text.
+            size_t n = utf8_sequence_length(text, i);
+            if (n == 0) {
+                out += "&#xFFFD;";
+            } else {
+                out.append(text.substr(i, n));
+                i += n - 1;
+            }
+            continue;
+        }
         switch (ch) {
             case '&':
                 out += "&amp;";

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 
+#include "common/metrics.h"
 #include "s3/server_internal.h"
 #include "s3/xml.h"
 
@@ -80,6 +81,18 @@ S3Result<service::WriteConditions> write_conditions(const Request& req) {
 }  // namespace
 
 asio::awaitable<void> Connection::dispatch(Request& req) {
+    // Operational endpoints outside S3's namespace (no bucket name starts
+    // with '_'), readable without credentials like any scrape target:
+    // Prometheus metrics and a liveness check.
+    if (req.method == "GET" && (req.raw_path == "/_cleave/metrics" || req.raw_path == "/_cleave/health")) {
+        StringResponse res = make_response(http::status::ok, req);
+        res.set(http::field::content_type, "text/plain; version=0.0.4");
+        std::string body_ = req.raw_path == "/_cleave/health" ? std::string("ok\n")
+                                                              : metrics::render_prometheus();
+        res.body() = std::move(body_);
+        co_await send(res);
+        co_return;
+    }
     auto addr = resolve_addressing(req.host, req.raw_path, server_.suffixes);
     if (!addr) {
         const S3Error err_ = addr.error();
@@ -681,6 +694,20 @@ asio::awaitable<void> Connection::get_object(Request& req) {
         if (ec) broken_ = true;
         co_return;
     }
+    // The first piece is read before the headers go out, so a chunk that
+    // fails verification at the start (the common case: one-chunk objects)
+    // is an error status, not a 200 followed by a cut connection.
+    std::optional<Result<std::string>> first_piece;
+    if (length > 0) {
+        first_piece = co_await blocking([&] { return reader->next(); });
+        if (!first_piece->is_ok()) {
+            server_.log->error("{} GET {}/{}: {}", req.request_id, req.addr.bucket,
+                               req.addr.key, first_piece->status().to_string());
+            const S3Error err_ = s3_error_from_status(first_piece->status());
+            co_await send_error(req, err_);
+            co_return;
+        }
+    }
     res.body().data = nullptr;
     res.body().more = true;
     http::response_serializer<http::buffer_body> sr{res};
@@ -692,7 +719,13 @@ asio::awaitable<void> Connection::get_object(Request& req) {
     }
     uint64_t sent = 0;
     while (sent < length) {
-        auto piece = co_await blocking([&] { return reader->next(); });
+        Result<std::string> piece = Status::internal("no piece");
+        if (first_piece) {
+            piece = std::move(*first_piece);
+            first_piece.reset();
+        } else {
+            piece = co_await blocking([&] { return reader->next(); });
+        }
         if (!piece || piece->empty()) {
             // Headers are gone: the only honest signal left is to cut the
             // connection, so the client sees a short body.

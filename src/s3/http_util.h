@@ -29,6 +29,12 @@ std::optional<QueryParams> parse_query(std::string_view raw_query);
 // Finds a query parameter by exact name; nullptr when absent.
 const std::string* find_param(const QueryParams& params, std::string_view name);
 
+// UTF-8: the length of the well-formed sequence starting at s[i], or 0 when
+// none starts there (bad lead or continuation byte, overlong form, surrogate,
+// value past U+10FFFF, or truncated).
+size_t utf8_sequence_length(std::string_view s, size_t i);
+bool is_valid_utf8(std::string_view s);
+
 // Case-insensitive ASCII comparison (HTTP header names).
 bool iequals(std::string_view a, std::string_view b);
 std::string to_lower(std::string_view s);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "s3/errors.h"
+
 namespace cleave::s3 {
 namespace {
 
@@ -48,6 +50,23 @@ TEST(HttpUtilTest, FormatsAndParsesDates) {
         EXPECT_EQ(parse_http_date(format_http_date(ms)).value(), ms);
         EXPECT_EQ(parse_amz_date(format_amz_date(ms)).value(), ms);
     }
+}
+
+TEST(HttpUtilTest, Utf8Validation) {
+    EXPECT_TRUE(is_valid_utf8(""));
+    EXPECT_TRUE(is_valid_utf8("plain ascii \x01"));
+    EXPECT_TRUE(is_valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+    EXPECT_FALSE(is_valid_utf8("bad\xffkey"));
+    EXPECT_FALSE(is_valid_utf8("\xc3"));              // truncated
+    EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong '/'
+    EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
+    EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+    EXPECT_EQ(utf8_sequence_length("\xe2\x82\xac", 0), 3u);
+}
+
+TEST(HttpUtilTest, XmlEscapeReplacesBytesThatAreNotUtf8) {
+    EXPECT_EQ(xml_escape("a\xff" "b"), "a&#xFFFD;b");
+    EXPECT_EQ(xml_escape("caf\xc3\xa9<"), "caf\xc3\xa9&lt;");
 }
 
 }  // namespace

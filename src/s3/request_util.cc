@@ -382,8 +382,12 @@ S3Status validate_key(std::string_view key) {
     if (key.size() > service::kMaxKeyBytes)
         return s3_error(C::key_too_long, fmt::format("Your key is too long: {} bytes, at most {}.",
                                                      key.size(), service::kMaxKeyBytes));
+    // Keys travel in XML (listings, errors), which can only carry UTF-8.
+    if (!is_valid_utf8(key))
+        return s3_error(C::invalid_argument, "The object key is not valid UTF-8.");
     return S3Status::ok();
 }
+
 
 std::string encode_continuation_token(std::string_view start_after) {
     return base64_encode(start_after);

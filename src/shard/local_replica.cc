@@ -87,12 +87,35 @@ void LocalReplica::run() {
                 queue_.pop_front();
             }
         }
+        // 0. After a transient engine failure (e.g. its Redis server went
+        // away), re-read the log and replay what is logged but not applied
+        // before taking new commands; until that works, answer unavailable.
+        if (needs_recovery_) {
+            Status rs = reload();
+            if (!rs.is_ok()) {
+                fail_all(batch, Status(Errc::unavailable,
+                                       "shard recovering from a storage failure: " + rs.to_string()));
+                continue;
+            }
+            needs_recovery_ = false;
+            log()->info("shard recovered from the storage failure; applied index {}",
+                        applied_index_.load());
+        }
         // 1. Log the whole group with one sync.
         std::vector<LogEntry> entries;
         entries.reserve(batch.size());
         uint64_t next = log_->last_index() + 1;
         for (auto& p : batch) entries.push_back({next++, p.command.SerializeAsString()});
         Status s = log_->append(entries);
+        if (!s.is_ok() && s.code() == Errc::unavailable) {
+            // The engine is unreachable; the entries may or may not be logged.
+            // Their proposers are told so (unavailable: in doubt); recovery
+            // re-reads the log before the next batch.
+            log()->error("command log append failed: {}", s.to_string());
+            fail_all(batch, Status(Errc::unavailable, "command log append failed: " + s.to_string()));
+            needs_recovery_ = true;
+            continue;
+        }
         if (!s.is_ok()) {
             log()->error("command log append failed: {}", s.to_string());
             std::lock_guard lock(mu_);
@@ -104,6 +127,20 @@ void LocalReplica::run() {
         // 2. Apply in order, 3. answer.
         for (size_t i = 0; i < batch.size(); ++i) {
             auto outcome = state_machine_.apply(entries[i].index, batch[i].command);
+            if (!outcome.is_ok() && outcome.status().code() == Errc::unavailable) {
+                // Logged but not applied: recovery replays it (and the rest
+                // of the batch) once the engine is back; their proposers are
+                // in doubt.
+                log()->error("apply of index {} failed: {}", entries[i].index,
+                             outcome.status().to_string());
+                for (size_t j = i; j < batch.size(); ++j) {
+                    batch[j].done.set_value(Status(Errc::unavailable, "apply failed: " +
+                                                                          outcome.status().to_string()));
+                }
+                batch.clear();
+                needs_recovery_ = true;
+                break;
+            }
             if (!outcome.is_ok()) {
                 // The command is logged; a restart replays it. Until then the
                 // shard can't make progress safely.
@@ -121,6 +158,7 @@ void LocalReplica::run() {
             applied_index_.store(entries[i].index, std::memory_order_release);
             batch[i].done.set_value(std::move(outcome));
         }
+        if (needs_recovery_) continue;
         // Compaction: make the applied state durable, then drop the log
         // entries it covers.
         since_compaction += entries.size();
@@ -141,6 +179,12 @@ void LocalReplica::stop() {
     }
     cv_.notify_all();
     if (loop_.joinable()) loop_.join();
+}
+
+Status LocalReplica::reload() {
+    CLEAVE_ASSIGN_OR_RETURN(auto cmd_log, EngineCommandLog::open(engine_));
+    log_ = std::move(cmd_log);
+    return recover();
 }
 
 uint64_t LocalReplica::applied_index() const {

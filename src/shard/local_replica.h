@@ -11,6 +11,11 @@
 //
 // Recovery (open): commands logged but not applied before a crash are
 // applied again from the log, starting after the engine's applied index.
+// The same recovery runs again after a transient engine failure
+// (unavailable: e.g. the engine's Redis server went away): the failed group's
+// proposers are answered unavailable (in doubt), and the loop re-reads the log
+// and replays before each later group until it succeeds, so service resumes
+// when the engine returns.
 //
 // Threading: propose() from any thread; it blocks until applied or failed.
 
@@ -61,6 +66,9 @@ private:
     LocalReplica(storage::Engine& engine, LocalReplicaOptions options,
                  std::unique_ptr<CommandLog> log);
     Status recover();
+    // Re-opens the command log and recover()s: after a transient engine
+    // failure, when what was logged and applied is uncertain.
+    Status reload();
     void run();
     void fail_all(std::deque<Pending>& batch, const Status& s);
 
@@ -75,6 +83,7 @@ private:
     bool stopping_ = false;            // guarded by mu_
     Status fatal_;                     // guarded by mu_: set when the loop died
     std::atomic<uint64_t> applied_index_{0};  // written by the apply loop only
+    bool needs_recovery_ = false;      // apply loop only: a transient engine failure happened
     std::thread loop_;
 };
 

@@ -468,8 +468,6 @@ def well_formed(body: bytes) -> bool:
         return False
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a key that is not UTF-8 (PUT /b/bad%FF) is accepted "
-                   "and its raw bytes then make error bodies and plain listings ill-formed XML")
 def test_keys_that_are_not_utf8(server, s3):
     name = e2e.unique_bucket("utf")
     s3.create_bucket(Bucket=name)
@@ -485,6 +483,7 @@ def test_keys_that_are_not_utf8(server, s3):
         assert r.status == 404 and well_formed(r.body), r
     else:
         assert put.status == 400, put
+        assert e2e.error_code(put.body) == "InvalidArgument", put
     e2e.alive(server.port)
 
 

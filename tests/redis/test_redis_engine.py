@@ -92,7 +92,14 @@ def test_node_sigkill_and_redis_crash_lose_no_acknowledged_object(tmp_path, redi
     s3.create_bucket(Bucket=bucket)
 
     expected: dict[str, str] = {}
-    sizes = [0, 1, 100, 64 * KIB, 64 * KIB + 1, 300 * KIB, 9 * MIB + 7]
+    # The empty object gets a client (connection) of its own: botocore 1.29
+    # sends `Expect: 100-continue` with an empty body, and when the server
+    # answers without an interim 100 (allowed: the body is complete) botocore
+    # leaves the kept-alive connection out of step, so the next request on it
+    # times out.
+    e2e.boto3_client(srv.endpoint).put_object(Bucket=bucket, Key="empty", Body=b"")
+    expected["empty"] = sha(b"")
+    sizes = [1, 100, 64 * KIB, 64 * KIB + 1, 300 * KIB, 9 * MIB + 7]
     for i in range(24):
         key = f"dir{i % 3}/obj-{i}"
         data = e2e.det_bytes(f"durable-{i}", sizes[i % len(sizes)])

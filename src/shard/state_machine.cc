@@ -33,6 +33,26 @@ std::string multipart_etag(const std::vector<std::string>& part_etags_hex) {
 
 }  // namespace
 
+Result<std::optional<StateMachine::UploadState>> StateMachine::load_upload(
+    const std::string& bucket, const std::string& key, const std::string& upload_id) {
+    Reader reader(engine_);
+    CLEAVE_ASSIGN_OR_RETURN(auto up, reader.upload(bucket, key, upload_id));
+    if (!up) return std::optional<UploadState>{};
+    CLEAVE_ASSIGN_OR_RETURN(auto parts, reader.parts(bucket, key, upload_id, 0, kMaxParts + 1));
+    return std::optional<UploadState>{UploadState{std::move(*up), std::move(parts)}};
+}
+
+void StateMachine::forget_upload(const std::string& pk, const std::string& upload_id,
+                                 const UploadState& upload, storage::WriteBatch& b) {
+    b.del(keys::upload(pk, upload_id));
+    for (const auto& p : upload.parts) b.del(keys::part(pk, upload_id, p.part_number()));
+}
+
+ApplyOutcome StateMachine::engine_failure(const Status& s) {
+    if (read_error_.is_ok()) read_error_ = s;
+    return {s, {}};
+}
+
 Result<uint64_t> StateMachine::load_applied_index() {
     auto raw = engine_.get(applied_index_key());
     if (!raw.is_ok()) return raw.status();
@@ -116,10 +136,7 @@ ApplyOutcome StateMachine::apply_delete_bucket(const DeleteBucket& c, storage::W
     Status s = bucket_exists(c.bucket());
     if (!s.is_ok()) return {s, {}};
     auto empty = Reader(engine_).bucket_is_empty(c.bucket());
-    if (!empty.is_ok()) {
-        read_error_ = empty.status();
-        return {empty.status(), {}};
-    }
+    if (!empty.is_ok()) return engine_failure(empty.status());
     if (!*empty) return fail(Errc::not_empty, c.bucket());
     b.del(keys::bucket(c.bucket()));
     // Markers of directories that became empty go with the bucket.
@@ -173,10 +190,7 @@ ApplyOutcome StateMachine::apply_create_upload(const CreateUpload& c, storage::W
 ApplyOutcome StateMachine::apply_put_part(const PutPart& c, storage::WriteBatch& b) {
     std::string pk = meta::placement_key(c.bucket(), c.key());
     auto up = engine_.get(keys::upload(pk, c.upload_id()));
-    if (!up.is_ok()) {
-        read_error_ = up.status();
-        return {up.status(), {}};
-    }
+    if (!up.is_ok()) return engine_failure(up.status());
     if (!up->has_value()) return fail(Errc::no_such_upload, c.upload_id());
     b.put(keys::part(pk, c.upload_id(), c.record().part_number()), c.record().SerializeAsString());
     return ok();
@@ -185,21 +199,13 @@ ApplyOutcome StateMachine::apply_put_part(const PutPart& c, storage::WriteBatch&
 ApplyOutcome StateMachine::apply_complete_upload(const Command& cmd, storage::WriteBatch& b) {
     const CompleteUpload& c = cmd.complete_upload();
     std::string pk = meta::placement_key(c.bucket(), c.key());
-    Reader reader(engine_);
-    auto up = reader.upload(c.bucket(), c.key(), c.upload_id());
-    if (!up.is_ok()) {
-        read_error_ = up.status();
-        return {up.status(), {}};
-    }
-    if (!up->has_value()) return fail(Errc::no_such_upload, c.upload_id());
+    auto loaded = load_upload(c.bucket(), c.key(), c.upload_id());
+    if (!loaded.is_ok()) return engine_failure(loaded.status());
+    if (!*loaded) return fail(Errc::no_such_upload, c.upload_id());
     if (c.parts_size() == 0) return fail(Errc::invalid_argument, "no parts to complete");
-    auto stored = reader.parts(c.bucket(), c.key(), c.upload_id(), 0, 10001);
-    if (!stored.is_ok()) {
-        read_error_ = stored.status();
-        return {stored.status(), {}};
-    }
+    const UploadState& upload = **loaded;
     std::map<uint32_t, const PartRecord*> by_number;
-    for (const auto& p : *stored) by_number[p.part_number()] = &p;
+    for (const auto& p : upload.parts) by_number[p.part_number()] = &p;
 
     ObjectRecord record;
     Body* body = record.mutable_body();
@@ -232,30 +238,18 @@ ApplyOutcome StateMachine::apply_complete_upload(const Command& cmd, storage::Wr
     if (!s.is_ok()) return {s, {}};
     record.set_etag(multipart_etag(etags));
     record.set_last_modified_ms(cmd.time_ms());
-    *record.mutable_headers() = (*up)->headers();
+    *record.mutable_headers() = upload.upload.headers();
     record.set_parts_count(static_cast<uint32_t>(etags.size()));
     b.put(keys::with_family(keys::kObject, pk), record.SerializeAsString());
-    b.del(keys::upload(pk, c.upload_id()));
-    for (const auto& p : *stored) b.del(keys::part(pk, c.upload_id(), p.part_number()));
+    forget_upload(pk, c.upload_id(), upload, b);
     return {Status::ok(), std::move(record)};
 }
 
 ApplyOutcome StateMachine::apply_abort_upload(const AbortUpload& c, storage::WriteBatch& b) {
-    std::string pk = meta::placement_key(c.bucket(), c.key());
-    Reader reader(engine_);
-    auto up = reader.upload(c.bucket(), c.key(), c.upload_id());
-    if (!up.is_ok()) {
-        read_error_ = up.status();
-        return {up.status(), {}};
-    }
-    if (!up->has_value()) return fail(Errc::no_such_upload, c.upload_id());
-    auto stored = reader.parts(c.bucket(), c.key(), c.upload_id(), 0, 10001);
-    if (!stored.is_ok()) {
-        read_error_ = stored.status();
-        return {stored.status(), {}};
-    }
-    b.del(keys::upload(pk, c.upload_id()));
-    for (const auto& p : *stored) b.del(keys::part(pk, c.upload_id(), p.part_number()));
+    auto loaded = load_upload(c.bucket(), c.key(), c.upload_id());
+    if (!loaded.is_ok()) return engine_failure(loaded.status());
+    if (!*loaded) return fail(Errc::no_such_upload, c.upload_id());
+    forget_upload(meta::placement_key(c.bucket(), c.key()), c.upload_id(), **loaded, b);
     return ok();
 }
 

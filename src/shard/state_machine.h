@@ -13,7 +13,9 @@
 // per shard); reads through the engine may run concurrently.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "shard/commands.pb.h"
@@ -55,6 +57,21 @@ private:
     ApplyOutcome apply_put_part(const PutPart& c, storage::WriteBatch& b);
     ApplyOutcome apply_complete_upload(const Command& c, storage::WriteBatch& b);
     ApplyOutcome apply_abort_upload(const AbortUpload& c, storage::WriteBatch& b);
+
+    // A multipart upload and its parts, as stored.
+    struct UploadState {
+        UploadRecord upload;
+        std::vector<PartRecord> parts;
+    };
+    static constexpr uint32_t kMaxParts = 10000;
+    Result<std::optional<UploadState>> load_upload(const std::string& bucket,
+                                                   const std::string& key,
+                                                   const std::string& upload_id);
+    // Deletes the upload and its parts in `b`.
+    void forget_upload(const std::string& pk, const std::string& upload_id,
+                       const UploadState& upload, storage::WriteBatch& b);
+    // Records an engine read failure (it aborts the apply) and returns it.
+    ApplyOutcome engine_failure(const Status& s);
 
     // Engine reads used while applying; an engine error aborts the apply.
     Status bucket_exists(const std::string& bucket);

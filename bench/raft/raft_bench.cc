@@ -44,8 +44,7 @@ class Group {
     void pump() {
         while (true) {
             bool any = false;
-            for (auto& [id, f] : fsms_)
-                any |= process(*f);
+            for (auto& [id, f] : fsms_) any |= process(*f);
             if (queue_.empty() && !any) return;
             while (!queue_.empty()) {
                 Message m = std::move(queue_.front());
@@ -74,8 +73,7 @@ class Group {
         while (f.has_ready()) {
             any = true;
             Ready r = f.get_ready();
-            for (auto& m : r.messages)
-                queue_.push_back(std::move(m));
+            for (auto& m : r.messages) queue_.push_back(std::move(m));
             if (f.id() == NodeId{1}) applied += r.committed.size();
             f.advance(r);
         }

@@ -40,12 +40,8 @@ class ChunkId {
 };
 
 // The raw 32 bytes, as stored in object records.
-inline std::string chunk_id_bytes(const ChunkId& id) {
-    return std::string(id.bytes());
-}
-inline ChunkId chunk_id_from_bytes(std::string_view raw) {
-    return ChunkId::from_bytes(raw);
-}
+inline std::string chunk_id_bytes(const ChunkId& id) { return std::string(id.bytes()); }
+inline ChunkId chunk_id_from_bytes(std::string_view raw) { return ChunkId::from_bytes(raw); }
 
 }  // namespace cleave::blob
 

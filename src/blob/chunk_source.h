@@ -11,7 +11,7 @@
 namespace cleave::blob {
 
 class ChunkSource {
-public:
+  public:
     virtual ~ChunkSource() = default;
     // The chunk's bytes, verified against `id`. not_found if absent;
     // corruption if the only copy is damaged (never returned).

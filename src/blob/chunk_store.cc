@@ -23,13 +23,9 @@ namespace {
 
 constexpr std::string_view kTempSuffix = ".tmp";
 
-std::shared_ptr<spdlog::logger> logger() {
-    return module_logger("blob");
-}
+std::shared_ptr<spdlog::logger> logger() { return module_logger("blob"); }
 
-Status malformed() {
-    return Status::invalid_argument("malformed chunk id (not 32 bytes)");
-}
+Status malformed() { return Status::invalid_argument("malformed chunk id (not 32 bytes)"); }
 
 bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -39,9 +35,7 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 // ------------------------------------------------------------------ ChunkId --
 
-ChunkId ChunkId::of(std::string_view data) {
-    return from_bytes(sha256(data));
-}
+ChunkId ChunkId::of(std::string_view data) { return from_bytes(sha256(data)); }
 
 ChunkId ChunkId::from_bytes(std::string_view raw) {
     ChunkId id;
@@ -62,9 +56,7 @@ ChunkId ChunkId::from_hex(std::string_view hex) {
     return from_bytes(raw);
 }
 
-std::string ChunkId::hex() const {
-    return valid_ ? to_hex(bytes()) : std::string("<malformed>");
-}
+std::string ChunkId::hex() const { return valid_ ? to_hex(bytes()) : std::string("<malformed>"); }
 
 // --------------------------------------------------------------- ChunkStore --
 
@@ -85,9 +77,7 @@ std::string ChunkStore::dir_of(const ChunkId& id) const {
     return root_ + "/" + to_hex(id.bytes().substr(0, 1));
 }
 
-std::string ChunkStore::path_of(const ChunkId& id) const {
-    return dir_of(id) + "/" + id.hex();
-}
+std::string ChunkStore::path_of(const ChunkId& id) const { return dir_of(id) + "/" + id.hex(); }
 
 Result<ChunkId> ChunkStore::put(std::string_view data) {
     if (data.size() > options_.max_chunk_bytes) {

@@ -131,4 +131,3 @@ class ChunkStore final : public ChunkSource {
 };
 
 }  // namespace cleave::blob
-

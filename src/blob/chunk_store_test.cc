@@ -44,15 +44,13 @@ class ChunkStoreTest : public ::testing::Test {
     static std::string bytes(size_t n, uint64_t seed) {
         Random rng(seed);
         std::string s(n, '\0');
-        for (auto& c : s)
-            c = static_cast<char>(rng.next_u64());
+        for (auto& c : s) c = static_cast<char>(rng.next_u64());
         return s;
     }
     static int64_t now_ms() { return SystemClock::instance().now_unix_ms(); }
     std::vector<std::string> temp_files() const {
         std::vector<std::string> out;
-        for (const auto& e : fs::directory_iterator(dir_ + "/chunks/tmp"))
-            out.push_back(e.path());
+        for (const auto& e : fs::directory_iterator(dir_ + "/chunks/tmp")) out.push_back(e.path());
         return out;
     }
 
@@ -173,8 +171,7 @@ TEST_F(ChunkStoreTest, ReopenSeesExistingChunks) {
     store_.reset();
     store_ = open_store();
     ASSERT_NE(store_, nullptr);
-    for (const auto& [id, data] : put)
-        EXPECT_EQ(*store_->get(id), data);
+    for (const auto& [id, data] : put) EXPECT_EQ(*store_->get(id), data);
     auto all = store_->list();
     ASSERT_TRUE(all.is_ok());
     std::set<ChunkId> listed;
@@ -183,8 +180,7 @@ TEST_F(ChunkStoreTest, ReopenSeesExistingChunks) {
         EXPECT_GT(c.mtime_ms, 0);
     }
     EXPECT_EQ(listed.size(), put.size());
-    for (const auto& [id, data] : put)
-        EXPECT_TRUE(listed.count(id)) << id.hex();
+    for (const auto& [id, data] : put) EXPECT_TRUE(listed.count(id)) << id.hex();
 }
 
 TEST_F(ChunkStoreTest, RemoveDeletesTheChunk) {
@@ -307,8 +303,7 @@ TEST_F(ChunkStoreTest, ConcurrentPutsAndGets) {
     // different threads) and read them back; every read must verify.
     constexpr int kThreads = 4, kChunks = 24;
     std::vector<std::string> datas;
-    for (int i = 0; i < kChunks; ++i)
-        datas.push_back(bytes(2000 + i, 1000 + i));
+    for (int i = 0; i < kChunks; ++i) datas.push_back(bytes(2000 + i, 1000 + i));
     std::atomic<int> failures{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
@@ -327,8 +322,7 @@ TEST_F(ChunkStoreTest, ConcurrentPutsAndGets) {
             }
         });
     }
-    for (auto& th : threads)
-        th.join();
+    for (auto& th : threads) th.join();
     EXPECT_EQ(failures.load(), 0);
     auto all = store_->list();
     ASSERT_TRUE(all.is_ok());

@@ -30,7 +30,8 @@ struct S3Uri {
 bool is_s3_uri(const std::string& s) { return s.rfind("s3://", 0) == 0; }
 
 Result<S3Uri> parse_uri(const std::string& s) {
-    if (!is_s3_uri(s)) return Status::invalid_argument(fmt::format("'{}' is not an s3://BUCKET/KEY URI", s));
+    if (!is_s3_uri(s))
+        return Status::invalid_argument(fmt::format("'{}' is not an s3://BUCKET/KEY URI", s));
     std::string rest = s.substr(5);
     auto slash = rest.find('/');
     S3Uri u;
@@ -68,8 +69,8 @@ Result<std::unique_ptr<S3Client>> connect(const ClientFlags& f) {
 
 int report(const std::string& cmd, const Status& s) {
     if (s.is_ok()) return 0;
-    std::fprintf(stderr, "cleave %s: %s\n", cmd.c_str(), s.message().empty() ? s.to_string().c_str()
-                                                                             : s.message().c_str());
+    std::fprintf(stderr, "cleave %s: %s\n", cmd.c_str(),
+                 s.message().empty() ? s.to_string().c_str() : s.message().c_str());
     return 1;
 }
 
@@ -98,7 +99,8 @@ Status do_cp(const ClientFlags& f, const std::string& src, const std::string& ds
             to.key += std::filesystem::path(src).filename().string();
         }
         int fd = src == "-" ? STDIN_FILENO : ::open(src.c_str(), O_RDONLY);
-        if (fd < 0) return Status::not_found(fmt::format("cannot open {}: {}", src, std::strerror(errno)));
+        if (fd < 0)
+            return Status::not_found(fmt::format("cannot open {}: {}", src, std::strerror(errno)));
         struct stat st {};
         if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
             if (fd != STDIN_FILENO) ::close(fd);
@@ -111,7 +113,9 @@ Status do_cp(const ClientFlags& f, const std::string& src, const std::string& ds
             size_t got = 0;
             while (got < n) {
                 ssize_t r = ::pread(fd, buf.data() + got, n - got, static_cast<off_t>(off + got));
-                if (r < 0) return Status::io_error(fmt::format("reading {}: {}", src, std::strerror(errno)));
+                if (r < 0)
+                    return Status::io_error(
+                        fmt::format("reading {}: {}", src, std::strerror(errno)));
                 if (r == 0) return Status::io_error(fmt::format("{} shrank while uploading", src));
                 got += static_cast<size_t>(r);
             }
@@ -128,14 +132,17 @@ Status do_cp(const ClientFlags& f, const std::string& src, const std::string& ds
     }
     if (is_s3_uri(src) && !is_s3_uri(dst)) {
         CLEAVE_ASSIGN_OR_RETURN(S3Uri from, parse_uri(src));
-        if (from.key.empty()) return Status::invalid_argument(fmt::format("'{}' names no object", src));
+        if (from.key.empty())
+            return Status::invalid_argument(fmt::format("'{}' names no object", src));
         std::string path = dst;
         if (std::filesystem::is_directory(path)) {
-            path = (std::filesystem::path(path) / std::filesystem::path(from.key).filename()).string();
+            path =
+                (std::filesystem::path(path) / std::filesystem::path(from.key).filename()).string();
         }
         std::string tmp = path + ".cleave-part";
         int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0) return Status::io_error(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
+        if (fd < 0)
+            return Status::io_error(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
         CLEAVE_ASSIGN_OR_RETURN(auto head, client->head(from.bucket, from.key));
         const std::string* len = head.header("Content-Length");
         uint64_t total = len ? std::strtoull(len->c_str(), nullptr, 10) : 0;
@@ -145,7 +152,9 @@ Status do_cp(const ClientFlags& f, const std::string& src, const std::string& ds
             [&](std::string_view data) -> Status {
                 while (!data.empty()) {
                     ssize_t w = ::write(fd, data.data(), data.size());
-                    if (w < 0) return Status::io_error(fmt::format("writing {}: {}", tmp, std::strerror(errno)));
+                    if (w < 0)
+                        return Status::io_error(
+                            fmt::format("writing {}: {}", tmp, std::strerror(errno)));
                     data.remove_prefix(static_cast<size_t>(w));
                 }
                 return Status::ok();
@@ -172,8 +181,8 @@ Status do_cp(const ClientFlags& f, const std::string& src, const std::string& ds
             return Status::invalid_argument("copy between buckets needs object keys on both sides");
         }
         std::string source = "/" + from.bucket + "/" + s3::uri_encode(from.key, false);
-        CLEAVE_ASSIGN_OR_RETURN(
-            auto r, client->request("PUT", to.bucket, to.key, {}, "", {{"x-amz-copy-source", source}}));
+        CLEAVE_ASSIGN_OR_RETURN(auto r, client->request("PUT", to.bucket, to.key, {}, "",
+                                                        {{"x-amz-copy-source", source}}));
         if (r.status != 200 || r.body.find("<Error>") != std::string::npos) return error_of(r);
         std::printf("copy: %s to %s\n", src.c_str(), dst.c_str());
         return Status::ok();
@@ -232,19 +241,22 @@ void add_client_commands(CLI::App& app) {
         });
     });
 
-    auto* ls = app.add_subcommand("ls", "List buckets, or objects: cleave ls [s3://BUCKET[/PREFIX]]");
+    auto* ls =
+        app.add_subcommand("ls", "List buckets, or objects: cleave ls [s3://BUCKET[/PREFIX]]");
     common(ls);
     ls->add_option("target", *target, "s3://BUCKET[/PREFIX]");
     ls->add_flag("-r,--recursive", *recursive, "List every key, not one directory level");
     ls->callback([=] { run("ls", [&] { return do_ls(*flags, *target, *recursive); }); });
 
-    auto* cp = app.add_subcommand("cp", "Copy: FILE s3://B/K, s3://B/K FILE, or s3://B/K s3://B2/K2");
+    auto* cp =
+        app.add_subcommand("cp", "Copy: FILE s3://B/K, s3://B/K FILE, or s3://B/K s3://B2/K2");
     common(cp);
     cp->add_option("source", *src, "Local file (or -) or s3://BUCKET/KEY")->required();
     cp->add_option("destination", *dst, "Local path or s3://BUCKET/KEY")->required();
     cp->callback([=] { run("cp", [&] { return do_cp(*flags, *src, *dst); }); });
 
-    auto* rm = app.add_subcommand("rm", "Remove an object (s3://BUCKET/KEY) or an empty bucket (s3://BUCKET)");
+    auto* rm = app.add_subcommand(
+        "rm", "Remove an object (s3://BUCKET/KEY) or an empty bucket (s3://BUCKET)");
     common(rm);
     rm->add_option("target", *target, "s3://BUCKET[/KEY]")->required();
     rm->add_flag("-r,--recursive", *recursive, "Remove every object under the prefix");
@@ -279,14 +291,14 @@ void add_client_commands(CLI::App& app) {
             CLEAVE_ASSIGN_OR_RETURN(S3Uri u, parse_uri(*target));
             if (u.key.empty()) return Status::invalid_argument("cat needs s3://BUCKET/KEY");
             CLEAVE_ASSIGN_OR_RETURN(auto client, connect(*flags));
-            auto got = client->download(
-                u.bucket, u.key,
-                [](std::string_view d) {
-                    return std::fwrite(d.data(), 1, d.size(), stdout) == d.size()
-                               ? Status::ok()
-                               : Status::io_error("writing standard output");
-                },
-                {});
+            auto got =
+                client->download(u.bucket, u.key,
+                                 [](std::string_view d) {
+                                     return std::fwrite(d.data(), 1, d.size(), stdout) == d.size()
+                                                ? Status::ok()
+                                                : Status::io_error("writing standard output");
+                                 },
+                                 {});
             std::fflush(stdout);
             return got.status();
         });

@@ -25,7 +25,8 @@ void Progress::draw(uint64_t done, uint64_t total) {
     constexpr int kWidth = 30;
     double fraction = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
     int filled = static_cast<int>(fraction * kWidth);
-    double seconds = static_cast<double>(SystemClock::instance().monotonic_ms() - start_ms_) / 1000.0;
+    double seconds =
+        static_cast<double>(SystemClock::instance().monotonic_ms() - start_ms_) / 1000.0;
     double mib_s = seconds > 0 ? static_cast<double>(done) / (1 << 20) / seconds : 0;
     std::fprintf(stderr, "\r%s [%.*s%*s] %3d%% %8.1f MiB %7.1f MiB/s", label_.c_str(), filled,
                  "##############################", kWidth - filled, "",

@@ -9,14 +9,14 @@
 namespace cleave::cli {
 
 class Progress {
-public:
+  public:
     static constexpr uint64_t kMinBytes = 4ULL << 20;
 
     Progress(std::string label, uint64_t total_bytes, bool enabled);
     void update(uint64_t done_bytes, uint64_t total_bytes);
     void finish();
 
-private:
+  private:
     void draw(uint64_t done, uint64_t total);
 
     const std::string label_;

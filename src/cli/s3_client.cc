@@ -41,7 +41,7 @@ Status error_of(const HttpResponse& r) {
             message = e.child_value("Message");
         }
     }
-    Errc errc = r.status == 404 ? Errc::not_found
+    Errc errc = r.status == 404   ? Errc::not_found
                 : r.status == 409 ? Errc::already_exists
                 : r.status == 412 ? Errc::precondition_failed
                 : r.status >= 500 ? Errc::unavailable
@@ -72,7 +72,8 @@ Result<std::unique_ptr<S3Client>> S3Client::connect(ClientConfig config) {
     return client;
 }
 
-S3Client::S3Client(ClientConfig config) : config_(std::move(config)), conn_(std::make_unique<Conn>()) {}
+S3Client::S3Client(ClientConfig config)
+    : config_(std::move(config)), conn_(std::make_unique<Conn>()) {}
 S3Client::~S3Client() = default;
 
 Status S3Client::ensure_connected() {
@@ -124,8 +125,7 @@ Result<HttpResponse> S3Client::request(const std::string& method, const std::str
         s3::SignOptions so;
         so.region = config_.region;
         so.now_ms = SystemClock::instance().now_unix_ms();
-        auto signature =
-            s3::sign_request(sreq, to_hex(sha256(body)), config_.credentials, so);
+        auto signature = s3::sign_request(sreq, to_hex(sha256(body)), config_.credentials, so);
         if (!signature.is_ok()) return signature.status();
 
         http::request<http::string_body> req;
@@ -143,7 +143,8 @@ Result<HttpResponse> S3Client::request(const std::string& method, const std::str
             conn_->stream.close();
             conn_->open = false;
             if (attempt == 0) continue;
-            return Status::unavailable(fmt::format("sending {} {}: {}", method, target, ec.message()));
+            return Status::unavailable(
+                fmt::format("sending {} {}: {}", method, target, ec.message()));
         }
         HttpResponse out;
         http::response_parser<http::buffer_body> parser;
@@ -155,8 +156,8 @@ Result<HttpResponse> S3Client::request(const std::string& method, const std::str
             conn_->stream.close();
             conn_->open = false;
             if (attempt == 0 && ec == http::error::end_of_stream) continue;
-            return Status::unavailable(fmt::format("reading the answer to {} {}: {}", method,
-                                                   target, ec.message()));
+            return Status::unavailable(
+                fmt::format("reading the answer to {} {}: {}", method, target, ec.message()));
         }
         const auto& head = parser.get();
         out.status = head.result_int();
@@ -174,8 +175,8 @@ Result<HttpResponse> S3Client::request(const std::string& method, const std::str
             if (ec) {
                 conn_->stream.close();
                 conn_->open = false;
-                return Status::unavailable(fmt::format("reading the body of {} {}: {}", method,
-                                                       target, ec.message()));
+                return Status::unavailable(
+                    fmt::format("reading the body of {} {}: {}", method, target, ec.message()));
             }
             size_t n = sizeof buf - parser.get().body().size;
             if (stream_body) {
@@ -264,8 +265,9 @@ Result<HttpResponse> S3Client::head(const std::string& bucket, const std::string
     CLEAVE_ASSIGN_OR_RETURN(auto r, request("HEAD", bucket, key, {}, ""));
     if (r.status != 200) {
         if (r.status == 404) {
-            return Status::not_found(key.empty() ? fmt::format("bucket {} not found", bucket)
-                                                 : fmt::format("s3://{}/{} not found", bucket, key));
+            return Status::not_found(key.empty()
+                                         ? fmt::format("bucket {} not found", bucket)
+                                         : fmt::format("s3://{}/{} not found", bucket, key));
         }
         return error_of(r);
     }
@@ -322,7 +324,8 @@ Result<std::string> S3Client::upload(
         if (progress) progress(done, size);
     }
     complete += "</CompleteMultipartUpload>";
-    CLEAVE_ASSIGN_OR_RETURN(auto r, request("POST", bucket, key, {{"uploadId", upload_id}}, complete));
+    CLEAVE_ASSIGN_OR_RETURN(auto r,
+                            request("POST", bucket, key, {{"uploadId", upload_id}}, complete));
     if (r.status != 200) {
         abort();
         return error_of(r);

@@ -48,7 +48,7 @@ using ProgressFn = std::function<void(uint64_t, uint64_t)>;
 using SinkFn = std::function<Status(std::string_view)>;
 
 class S3Client {
-public:
+  public:
     static Result<std::unique_ptr<S3Client>> connect(ClientConfig config);
     ~S3Client();
 
@@ -67,18 +67,18 @@ public:
                                const std::function<Result<std::string>(uint64_t, size_t)>& read,
                                const ProgressFn& progress);
     // Streams an object into `sink`; returns its size.
-    Result<uint64_t> download(const std::string& bucket, const std::string& key,
-                              const SinkFn& sink, const ProgressFn& progress);
+    Result<uint64_t> download(const std::string& bucket, const std::string& key, const SinkFn& sink,
+                              const ProgressFn& progress);
 
     // One signed request with an in-memory body; the whole response body is
     // read unless `sink` is set.
     Result<HttpResponse> request(const std::string& method, const std::string& bucket,
                                  const std::string& key, const s3::QueryParams& query,
-                                 const std::string& body,
-                                 s3::HeaderList headers = {}, const SinkFn* sink = nullptr,
+                                 const std::string& body, s3::HeaderList headers = {},
+                                 const SinkFn* sink = nullptr,
                                  const ProgressFn* progress = nullptr);
 
-private:
+  private:
     struct Conn;
     explicit S3Client(ClientConfig config);
     Status ensure_connected();

@@ -10,11 +10,11 @@ namespace cleave::detail {
 [[noreturn]] void assert_fail(const char* file, int line, const char* cond, const std::string& msg);
 }  // namespace cleave::detail
 
-#define CLEAVE_ASSERT(cond, ...)                                                              \
-    do {                                                                                      \
-        if (!(cond)) [[unlikely]] {                                                           \
+#define CLEAVE_ASSERT(cond, ...)                                                                  \
+    do {                                                                                          \
+        if (!(cond)) [[unlikely]] {                                                               \
             ::cleave::detail::assert_fail(__FILE__, __LINE__, #cond, ::fmt::format(__VA_ARGS__)); \
-        }                                                                                     \
+        }                                                                                         \
     } while (0)
 
 #if defined(CLEAVE_EXPENSIVE_CHECKS)

@@ -9,7 +9,7 @@
 namespace cleave {
 
 class Clock {
-public:
+  public:
     virtual ~Clock() = default;
     // Wall-clock time in milliseconds since the Unix epoch.
     virtual int64_t now_unix_ms() const = 0;
@@ -18,7 +18,7 @@ public:
 };
 
 class SystemClock final : public Clock {
-public:
+  public:
     int64_t now_unix_ms() const override {
         return std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::system_clock::now().time_since_epoch())
@@ -37,14 +37,14 @@ public:
 
 // A clock that moves only when told to; for tests.
 class ManualClock final : public Clock {
-public:
+  public:
     explicit ManualClock(int64_t start_ms = 0) : now_ms_(start_ms) {}
     int64_t now_unix_ms() const override { return now_ms_; }
     int64_t monotonic_ms() const override { return now_ms_; }
     void advance_ms(int64_t d) { now_ms_ += d; }
     void set_ms(int64_t t) { now_ms_ = t; }
 
-private:
+  private:
     int64_t now_ms_;
 };
 

@@ -16,7 +16,7 @@ using Md5Digest = std::array<uint8_t, 16>;
 
 // Incremental hasher over OpenSSL's EVP interface. Not copyable.
 class Hasher {
-public:
+  public:
     enum class Kind { sha256, md5 };
     explicit Hasher(Kind kind);
     ~Hasher();
@@ -29,17 +29,17 @@ public:
     // Finishes and returns the raw digest bytes; the hasher is reset after.
     std::string finish();
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
     Kind kind_;
 };
 
-std::string sha256(std::string_view data);                  // raw 32 bytes
-std::string md5(std::string_view data);                     // raw 16 bytes
+std::string sha256(std::string_view data);                             // raw 32 bytes
+std::string md5(std::string_view data);                                // raw 16 bytes
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
-uint64_t xxhash64(std::string_view data);                   // XXH3 64-bit
-uint32_t crc32c(std::string_view data);                     // for records on disk
+uint64_t xxhash64(std::string_view data);                              // XXH3 64-bit
+uint32_t crc32c(std::string_view data);                                // for records on disk
 
 std::string to_hex(std::string_view raw);
 // Returns empty optional-like: false when `hex` is not valid lowercase/uppercase hex.

@@ -29,7 +29,8 @@ std::shared_ptr<spdlog::logger> module_logger(const std::string& module) {
 void set_log_level(const std::string& level) {
     std::lock_guard lock(registry_mutex());
     current_level() = spdlog::level::from_str(level);
-    spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->set_level(current_level()); });
+    spdlog::apply_all(
+        [](const std::shared_ptr<spdlog::logger>& l) { l->set_level(current_level()); });
 }
 
 }  // namespace cleave

@@ -16,21 +16,21 @@
 namespace cleave::metrics {
 
 class Counter {
-public:
+  public:
     void add(uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
     uint64_t value() const { return value_.load(std::memory_order_relaxed); }
 
-private:
+  private:
     std::atomic<uint64_t> value_{0};
 };
 
 class Gauge {
-public:
+  public:
     void set(int64_t v) { value_.store(v, std::memory_order_relaxed); }
     void add(int64_t d) { value_.fetch_add(d, std::memory_order_relaxed); }
     int64_t value() const { return value_.load(std::memory_order_relaxed); }
 
-private:
+  private:
     std::atomic<int64_t> value_{0};
 };
 

@@ -10,7 +10,7 @@
 namespace cleave {
 
 class Random {
-public:
+  public:
     explicit Random(uint64_t seed) { reseed(seed); }
 
     void reseed(uint64_t seed) {
@@ -50,7 +50,7 @@ public:
     // True with probability num/den.
     bool chance(uint64_t num, uint64_t den) { return uniform(den) < num; }
 
-private:
+  private:
     static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
     uint64_t s_[4];
 };

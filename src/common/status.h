@@ -20,13 +20,13 @@ enum class Errc : uint8_t {
     not_found,
     already_exists,
     invalid_argument,
-    corruption,         // a checksum or hash did not match: never serve the data
-    io_error,           // the OS or engine failed
+    corruption,  // a checksum or hash did not match: never serve the data
+    io_error,    // the OS or engine failed
     precondition_failed,
     not_leader,
     stale_epoch,
-    unavailable,        // try again later (e.g. backend down)
-    aborted,            // shutting down / cancelled
+    unavailable,  // try again later (e.g. backend down)
+    aborted,      // shutting down / cancelled
     too_large,
     not_empty,
     internal,
@@ -43,7 +43,7 @@ enum class Errc : uint8_t {
 std::string_view errc_name(Errc code);
 
 class [[nodiscard]] Status {
-public:
+  public:
     Status() = default;
     Status(Errc code, std::string message) : code_(code), message_(std::move(message)) {}
 
@@ -53,7 +53,9 @@ public:
     static Status invalid_argument(std::string m) { return {Errc::invalid_argument, std::move(m)}; }
     static Status corruption(std::string m) { return {Errc::corruption, std::move(m)}; }
     static Status io_error(std::string m) { return {Errc::io_error, std::move(m)}; }
-    static Status precondition_failed(std::string m) { return {Errc::precondition_failed, std::move(m)}; }
+    static Status precondition_failed(std::string m) {
+        return {Errc::precondition_failed, std::move(m)};
+    }
     static Status unavailable(std::string m) { return {Errc::unavailable, std::move(m)}; }
     static Status internal(std::string m) { return {Errc::internal, std::move(m)}; }
 
@@ -66,7 +68,7 @@ public:
     // Marks a status as deliberately discarded; greppable.
     void ignore() const {}
 
-private:
+  private:
     Errc code_ = Errc::ok;
     std::string message_;
 };
@@ -74,8 +76,8 @@ private:
 // A value or an error. Holds exactly one of them.
 template <typename T>
 class [[nodiscard]] Result {
-public:
-    Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  public:
+    Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
     Result(Status status) : v_(std::move(status)) {  // NOLINT
         CLEAVE_ASSERT(!std::get<Status>(v_).is_ok(), "Result built from an OK status");
     }
@@ -104,24 +106,24 @@ public:
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
 
-private:
+  private:
     std::variant<T, Status> v_;
 };
 
 }  // namespace cleave
 
 // Returns early with the status of a failed expression.
-#define CLEAVE_RETURN_IF_ERROR(expr)                 \
-    do {                                             \
-        ::cleave::Status cleave_status_ = (expr);    \
+#define CLEAVE_RETURN_IF_ERROR(expr)                        \
+    do {                                                    \
+        ::cleave::Status cleave_status_ = (expr);           \
         if (!cleave_status_.is_ok()) return cleave_status_; \
     } while (0)
 
 #define CLEAVE_CONCAT_INNER(a, b) a##b
 #define CLEAVE_CONCAT(a, b) CLEAVE_CONCAT_INNER(a, b)
 // CLEAVE_ASSIGN_OR_RETURN(auto x, f()) — binds the value or returns the error.
-#define CLEAVE_ASSIGN_OR_RETURN(lhs, expr)                                      \
-    auto CLEAVE_CONCAT(cleave_result_, __LINE__) = (expr);                      \
-    if (!CLEAVE_CONCAT(cleave_result_, __LINE__).is_ok())                       \
-        return CLEAVE_CONCAT(cleave_result_, __LINE__).status();                \
+#define CLEAVE_ASSIGN_OR_RETURN(lhs, expr)                       \
+    auto CLEAVE_CONCAT(cleave_result_, __LINE__) = (expr);       \
+    if (!CLEAVE_CONCAT(cleave_result_, __LINE__).is_ok())        \
+        return CLEAVE_CONCAT(cleave_result_, __LINE__).status(); \
     lhs = std::move(CLEAVE_CONCAT(cleave_result_, __LINE__)).value()

@@ -13,7 +13,7 @@ namespace cleave {
 
 template <typename Tag, typename Rep = uint64_t>
 class StrongId {
-public:
+  public:
     using rep = Rep;
     constexpr StrongId() = default;
     constexpr explicit StrongId(Rep v) : v_(v) {}
@@ -23,7 +23,7 @@ public:
     constexpr StrongId prev() const { return StrongId(v_ - 1); }
     friend std::ostream& operator<<(std::ostream& os, StrongId id) { return os << id.v_; }
 
-private:
+  private:
     Rep v_ = 0;
 };
 
@@ -45,7 +45,9 @@ using ShardId = StrongId<ShardIdTag>;
 
 template <typename Tag, typename Rep>
 struct std::hash<cleave::StrongId<Tag, Rep>> {
-    size_t operator()(cleave::StrongId<Tag, Rep> id) const noexcept { return std::hash<Rep>{}(id.value()); }
+    size_t operator()(cleave::StrongId<Tag, Rep> id) const noexcept {
+        return std::hash<Rep>{}(id.value());
+    }
 };
 
 template <typename Tag, typename Rep>

@@ -16,8 +16,8 @@ namespace cleave::multiraft {
 
 namespace {
 
-constexpr size_t kHeaderBytes = 8;            // length + crc
-constexpr size_t kFixedBodyBytes = 1 + 8;     // kind + group
+constexpr size_t kHeaderBytes = 8;         // length + crc
+constexpr size_t kFixedBodyBytes = 1 + 8;  // kind + group
 constexpr uint32_t kMaxRecordBytes = 64u << 20;
 
 std::shared_ptr<spdlog::logger> log() {
@@ -26,10 +26,12 @@ std::shared_ptr<spdlog::logger> log() {
 }
 
 void put_u32(std::string& out, uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+    for (int shift = 24; shift >= 0; shift -= 8)
+        out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 void put_u64(std::string& out, uint64_t v) {
-    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+    for (int shift = 56; shift >= 0; shift -= 8)
+        out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 uint64_t get_u(std::string_view s, size_t n) {
     uint64_t v = 0;
@@ -121,8 +123,9 @@ Result<std::unique_ptr<Wal>> Wal::open(
             whole = whole && crc32c(body) == static_cast<uint32_t>(get_u(rest.substr(4), 4));
             if (!whole) {
                 if (!last) {
-                    return Status::corruption(fmt::format(
-                        "WAL segment {} has a bad record at offset {} (not the tail)", seg.path, off));
+                    return Status::corruption(
+                        fmt::format("WAL segment {} has a bad record at offset {} (not the tail)",
+                                    seg.path, off));
                 }
                 // A torn tail: cut it.
                 log()->warn("WAL {}: cutting a torn tail of {} bytes at offset {}", seg.path,

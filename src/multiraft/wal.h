@@ -33,8 +33,8 @@
 namespace cleave::multiraft {
 
 struct WalRecord {
-    uint8_t kind = 0;     // owner-defined: entries, hard state, snapshot marker...
-    uint64_t group = 0;   // Raft group id
+    uint8_t kind = 0;    // owner-defined: entries, hard state, snapshot marker...
+    uint64_t group = 0;  // Raft group id
     std::string payload;
 };
 
@@ -44,7 +44,7 @@ struct WalOptions {
 };
 
 class Wal {
-public:
+  public:
     // Opens (creating) the WAL in `dir` and recovers it; `replay` is called
     // for every whole record, in LSN order, before open returns.
     static Result<std::unique_ptr<Wal>> open(
@@ -68,7 +68,7 @@ public:
     // Stats for benchmarks: appends and fsyncs done.
     uint64_t syncs() const { return syncs_; }
 
-private:
+  private:
     struct Segment {
         uint64_t first_lsn;
         std::string path;

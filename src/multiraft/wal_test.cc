@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "common/hash.h"
@@ -18,7 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 
 class WalTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         dir_ = fs::temp_directory_path() / ("cleave-wal-" + to_hex(os_random_bytes(6)));
     }
@@ -43,7 +43,8 @@ TEST_F(WalTest, AppendsSurviveReopenInOrderAcrossSegments) {
         ASSERT_TRUE(wal.is_ok()) << wal.status().to_string();
         for (int batch = 0; batch < 20; ++batch) {
             std::vector<WalRecord> recs;
-            for (int i = 0; i < 3; ++i) recs.push_back(rec(batch % 4, fmt::format("b{}r{}", batch, i)));
+            for (int i = 0; i < 3; ++i)
+                recs.push_back(rec(batch % 4, fmt::format("b{}r{}", batch, i)));
             auto lsn = (*wal)->append(recs);
             ASSERT_TRUE(lsn.is_ok());
             EXPECT_EQ(*lsn, static_cast<uint64_t>(batch * 3 + 3));
@@ -93,8 +94,8 @@ TEST_F(WalTest, TornTailIsCutAtEveryPossibleOffset) {
         seen.clear();
         auto wal = open(&seen);
         ASSERT_TRUE(wal.is_ok()) << "cut " << cut << ": " << wal.status().to_string();
-        size_t whole = static_cast<size_t>(std::count_if(ends.begin(), ends.end(),
-                                                         [&](uint64_t e) { return e <= cut; }));
+        size_t whole = static_cast<size_t>(
+            std::count_if(ends.begin(), ends.end(), [&](uint64_t e) { return e <= cut; }));
         ASSERT_EQ(seen.size(), whole) << "cut " << cut;
         EXPECT_EQ((*wal)->last_lsn(), whole);
         // The file was truncated to the last whole record and accepts appends.
@@ -112,7 +113,8 @@ TEST_F(WalTest, GarbageTailAndMidLogCorruption) {
     {
         auto wal = open(&seen, 64);
         ASSERT_TRUE(wal.is_ok());
-        for (int i = 0; i < 10; ++i) ASSERT_TRUE((*wal)->append({rec(1, std::string(40, 'x'))}).is_ok());
+        for (int i = 0; i < 10; ++i)
+            ASSERT_TRUE((*wal)->append({rec(1, std::string(40, 'x'))}).is_ok());
     }
     std::vector<fs::path> segs;
     for (auto& e : fs::directory_iterator(dir_)) segs.push_back(e.path());
@@ -142,7 +144,8 @@ TEST_F(WalTest, ReleaseDeletesOnlyWholeOldSegments) {
     std::vector<std::pair<uint64_t, WalRecord>> seen;
     auto wal = open(&seen, 100);
     ASSERT_TRUE(wal.is_ok());
-    for (int i = 0; i < 12; ++i) ASSERT_TRUE((*wal)->append({rec(1, std::string(60, 'y'))}).is_ok());
+    for (int i = 0; i < 12; ++i)
+        ASSERT_TRUE((*wal)->append({rec(1, std::string(60, 'y'))}).is_ok());
     size_t before = (*wal)->segment_count();
     ASSERT_GT(before, 3u);
     ASSERT_TRUE((*wal)->release_before(1).is_ok());

@@ -13,8 +13,7 @@ uint64_t majority_value(const std::set<NodeId>& set, const std::function<uint64_
     if (set.empty()) return std::numeric_limits<uint64_t>::max();
     std::vector<uint64_t> v;
     v.reserve(set.size());
-    for (NodeId id : set)
-        v.push_back(value(id));
+    for (NodeId id : set) v.push_back(value(id));
     std::sort(v.begin(), v.end(), std::greater<>());
     return v[set.size() / 2];  // the (n/2+1)-th largest
 }

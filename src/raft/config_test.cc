@@ -7,9 +7,7 @@
 namespace cleave::raft {
 namespace {
 
-NodeId n(uint64_t v) {
-    return NodeId{v};
-}
+NodeId n(uint64_t v) { return NodeId{v}; }
 
 TEST(Configuration, CommittedIndexIsTheMajorityMatch) {
     Configuration c;

@@ -159,8 +159,7 @@ void Fsm::tick() {
                 auto it = progress_.find(id);
                 return it != progress_.end() && it->second.recent_active ? 1 : 0;
             });
-            for (auto& [id, pr] : progress_)
-                pr.recent_active = false;
+            for (auto& [id, pr] : progress_) pr.recent_active = false;
             if (active == 0) {
                 become_follower(term_, NodeId{});
                 return;
@@ -680,8 +679,7 @@ bool Fsm::send_append(NodeId to, bool send_if_empty) {
 }
 
 void Fsm::broadcast_append() {
-    for (auto& [id, pr] : progress_)
-        send_append(id, true);
+    for (auto& [id, pr] : progress_) send_append(id, true);
 }
 
 uint64_t Fsm::broadcast_heartbeat() {
@@ -741,8 +739,7 @@ void Fsm::on_commit_advanced() {
     if (committed_in_current_term() && !reads_waiting_for_commit_.empty()) {
         auto waiting = std::move(reads_waiting_for_commit_);
         reads_waiting_for_commit_.clear();
-        for (auto [from, id] : waiting)
-            leader_read(from, id);
+        for (auto [from, id] : waiting) leader_read(from, id);
     }
     if (config_.joint() && config_index_ <= log_.committed()) {
         // 4.3: once C_old,new is committed, the leader appends C_new.
@@ -760,9 +757,7 @@ void Fsm::on_commit_advanced() {
     }
 }
 
-bool Fsm::committed_in_current_term() const {
-    return log_.term_at(log_.committed()) == term_;
-}
+bool Fsm::committed_in_current_term() const { return log_.term_at(log_.committed()) == term_; }
 
 void Fsm::reload_config() {
     auto [config, index] = log_.config_at(log_.last_index());

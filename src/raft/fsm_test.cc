@@ -13,16 +13,12 @@
 namespace cleave::raft {
 namespace {
 
-NodeId n(uint64_t v) {
-    return NodeId{v};
-}
+NodeId n(uint64_t v) { return NodeId{v}; }
 
 struct Group {
     explicit Group(std::set<NodeId> voters, RaftOptions base = {}, std::set<NodeId> extra = {}) {
-        for (NodeId id : extra)
-            voters_and_extra.insert(id);
-        for (NodeId id : voters)
-            voters_and_extra.insert(id);
+        for (NodeId id : extra) voters_and_extra.insert(id);
+        for (NodeId id : voters) voters_and_extra.insert(id);
         for (NodeId id : voters_and_extra) {
             RaftOptions o = base;
             o.id = id;
@@ -47,16 +43,13 @@ struct Group {
             for (auto& m : r.messages) {
                 if (!cut.count(m.from) && !cut.count(m.to)) queue.push_back(std::move(m));
             }
-            for (auto& e : r.committed)
-                applied[id].push_back(e);
-            for (auto& rs : r.read_states)
-                reads[id].push_back(rs);
+            for (auto& e : r.committed) applied[id].push_back(e);
+            for (auto& rs : r.read_states) reads[id].push_back(rs);
             f.advance(r);
         }
     }
     void process_all() {
-        for (auto& [id, f] : fsms)
-            process(id);
+        for (auto& [id, f] : fsms) process(id);
     }
     // Delivers until quiet.
     void stabilize() {
@@ -347,8 +340,7 @@ TEST(Fsm, SnapshotCompactionKeepsTrailingEntries) {
     o.snapshot_trailing_entries = 2;
     Group g({n(1)}, o);
     g.elect(1);
-    for (int i = 0; i < 10; ++i)
-        ASSERT_TRUE(g[1].propose("x").is_ok());
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(g[1].propose("x").is_ok());
     g.process_all();
     const Index applied = g[1].log().applied();
     auto first = g[1].take_snapshot(applied, "state");
@@ -365,8 +357,7 @@ TEST(Fsm, LaggingFollowerGetsASnapshot) {
     Group g({n(1), n(2), n(3)}, o);
     g.elect(1);
     g.cut = {n(3)};
-    for (int i = 0; i < 5; ++i)
-        ASSERT_TRUE(g[1].propose("x").is_ok());
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(g[1].propose("x").is_ok());
     g.stabilize();
     ASSERT_TRUE(g[1].take_snapshot(g[1].log().applied(), "image").is_ok());
     g.cut.clear();

@@ -23,9 +23,7 @@ RaftLog::RaftLog(SnapshotPtr snapshot, std::vector<Entry> entries) {
     stable_ = last_index();
 }
 
-Term RaftLog::last_term() const {
-    return entries_.empty() ? offset_term_ : entries_.back().term;
-}
+Term RaftLog::last_term() const { return entries_.empty() ? offset_term_ : entries_.back().term; }
 
 std::optional<Term> RaftLog::term_at(Index i) const {
     if (i == offset_) return offset_term_;
@@ -46,8 +44,7 @@ const Entry& RaftLog::at(Index i) const {
 
 std::vector<Entry> RaftLog::slice(Index lo, Index hi, size_t max_count) const {
     std::vector<Entry> out;
-    for (Index i = lo; i <= hi && out.size() < max_count; i = i.next())
-        out.push_back(at(i));
+    for (Index i = lo; i <= hi && out.size() < max_count; i = i.next()) out.push_back(at(i));
     return out;
 }
 
@@ -85,8 +82,7 @@ std::optional<Index> RaftLog::maybe_append(Index prev_index, Term prev_term, Ind
             break;
         }
     }
-    for (; k < entries.size(); ++k)
-        entries_.push_back(std::move(entries[k]));
+    for (; k < entries.size(); ++k) entries_.push_back(std::move(entries[k]));
     // Rule 5: commit up to the last entry known to match the leader.
     commit_to(std::min(leader_commit, last_new));
     return last_new;

@@ -15,8 +15,7 @@ Entry e(uint64_t index, uint64_t term, std::string data = "") {
 
 std::vector<Entry> entries(std::initializer_list<std::pair<uint64_t, uint64_t>> it) {
     std::vector<Entry> out;
-    for (auto [i, t] : it)
-        out.push_back(e(i, t));
+    for (auto [i, t] : it) out.push_back(e(i, t));
     return out;
 }
 

@@ -40,8 +40,7 @@ bool Progress::maybe_update(Index n) {
     }
     next_ = std::max(next_, n.next());
     // Free the in-flight slots this acknowledgement covers.
-    while (!inflight_.empty() && inflight_.front() <= n)
-        inflight_.pop_front();
+    while (!inflight_.empty() && inflight_.front() <= n) inflight_.pop_front();
     return updated;
 }
 

@@ -6,7 +6,8 @@ namespace cleave::rpc {
 
 namespace {
 void put_be32(std::string& out, uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+    for (int shift = 24; shift >= 0; shift -= 8)
+        out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 uint32_t get_be32(std::string_view s) {
     uint32_t v = 0;
@@ -21,7 +22,8 @@ bool known_kind(uint8_t k) {
         case FrameKind::request:
         case FrameKind::response:
         case FrameKind::one_way:
-        case FrameKind::chunk_part: return true;
+        case FrameKind::chunk_part:
+            return true;
     }
     return false;
 }
@@ -57,7 +59,8 @@ Result<std::optional<Frame>> FrameDecoder::next() {
     }
     uint32_t length = get_be32(rest.substr(4));
     if (length > max_frame_bytes_) {
-        return fail(fmt::format("frame of {} bytes exceeds the limit of {}", length, max_frame_bytes_));
+        return fail(
+            fmt::format("frame of {} bytes exceeds the limit of {}", length, max_frame_bytes_));
     }
     if (rest.size() < kFrameHeaderBytes + length) return std::optional<Frame>{};
     Frame f;

@@ -27,13 +27,13 @@ inline constexpr uint32_t kMaxFrameBytes = 16u << 20;  // a 4 MiB chunk plus hea
 inline constexpr uint8_t kFrameVersion = 1;
 
 enum class FrameKind : uint8_t {
-    hello = 1,       // handshake, see handshake.h
+    hello = 1,  // handshake, see handshake.h
     challenge = 2,
     auth = 3,
-    request = 10,    // request id names the call
-    response = 11,   // same request id as its request
-    one_way = 12,    // no response (Raft message batches, heartbeats)
-    chunk_part = 13, // a piece of a streamed chunk transfer
+    request = 10,     // request id names the call
+    response = 11,    // same request id as its request
+    one_way = 12,     // no response (Raft message batches, heartbeats)
+    chunk_part = 13,  // a piece of a streamed chunk transfer
 };
 
 struct Frame {
@@ -48,7 +48,7 @@ void encode_frame(const Frame& frame, std::string& out);
 // Incremental decoder: feed bytes as they arrive, take whole frames out.
 // After an error the decoder stays failed (the connection must be closed).
 class FrameDecoder {
-public:
+  public:
     explicit FrameDecoder(uint32_t max_frame_bytes = kMaxFrameBytes)
         : max_frame_bytes_(max_frame_bytes) {}
 
@@ -58,7 +58,7 @@ public:
     Result<std::optional<Frame>> next();
     size_t buffered() const { return buffer_.size() - offset_; }
 
-private:
+  private:
     const uint32_t max_frame_bytes_;
     std::string buffer_;
     size_t offset_ = 0;

@@ -69,8 +69,8 @@ Result<Frame> DialerHandshake::on_challenge(const Frame& frame) {
     peer_ = c.node_id();
     done_ = true;
     Auth a;
-    a.set_proof(handshake_proof(config_.secret, kDialerRole, config_.cluster, config_.node_id, peer_,
-                                nonce_, c.nonce()));
+    a.set_proof(handshake_proof(config_.secret, kDialerRole, config_.cluster, config_.node_id,
+                                peer_, nonce_, c.nonce()));
     return Frame{FrameKind::auth, 0, a.SerializeAsString()};
 }
 
@@ -87,7 +87,8 @@ Result<Frame> AcceptorHandshake::on_hello(const Frame& frame) {
         return reject("expected a hello");
     }
     if (h.cluster() != config_.cluster) {
-        return reject(fmt::format("peer is in cluster '{}', not '{}'", h.cluster(), config_.cluster));
+        return reject(
+            fmt::format("peer is in cluster '{}', not '{}'", h.cluster(), config_.cluster));
     }
     if (h.nonce().size() != kNonceBytes) return reject("bad dialer nonce");
     if (h.node_id() == config_.node_id) return reject("peer claims our own node id");

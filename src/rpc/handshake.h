@@ -30,7 +30,7 @@ struct HandshakeConfig {
 };
 
 class DialerHandshake {
-public:
+  public:
     DialerHandshake(HandshakeConfig config, std::string nonce);
     Frame hello() const;
     // Takes the acceptor's Challenge; returns the Auth frame to send.
@@ -39,7 +39,7 @@ public:
     bool done() const { return done_; }
     uint64_t peer_node_id() const { return peer_; }
 
-private:
+  private:
     const HandshakeConfig config_;
     const std::string nonce_;
     uint64_t peer_ = 0;
@@ -47,7 +47,7 @@ private:
 };
 
 class AcceptorHandshake {
-public:
+  public:
     AcceptorHandshake(HandshakeConfig config, std::string nonce);
     // Takes the dialer's Hello; returns the Challenge to send.
     Result<Frame> on_hello(const Frame& frame);
@@ -56,7 +56,7 @@ public:
     bool done() const { return done_; }
     uint64_t peer_node_id() const { return peer_; }
 
-private:
+  private:
     const HandshakeConfig config_;
     const std::string nonce_;
     std::string peer_nonce_;

@@ -55,7 +55,7 @@ struct Transport::Peer {
     std::shared_ptr<tcp::socket> socket;  // the live, authenticated connection
     uint64_t generation = 0;              // bumped per connection
     std::deque<Frame> queue;
-    asio::steady_timer wake;              // cancelled when the queue gains frames
+    asio::steady_timer wake;  // cancelled when the queue gains frames
 };
 
 struct Transport::Pending {
@@ -178,15 +178,16 @@ void Transport::dispatch(uint64_t from, Frame frame) {
             return;
         case FrameKind::request: {
             if (!on_request_) {
-                Status s = enqueue(from, Frame{FrameKind::response, frame.request_id,
-                                               encode_response(Status(Errc::internal, "no handler"))});
+                Status s =
+                    enqueue(from, Frame{FrameKind::response, frame.request_id,
+                                        encode_response(Status(Errc::internal, "no handler"))});
                 s.ignore();  // the caller times out if even this is refused
                 return;
             }
             asio::co_spawn(
                 io_,
-                [this, from, id = frame.request_id, body = std::move(frame.body)]() mutable
-                -> awaitable<void> {
+                [this, from, id = frame.request_id,
+                 body = std::move(frame.body)]() mutable -> awaitable<void> {
                     auto r = co_await on_request_(from, std::move(body));
                     Status s = enqueue(from, Frame{FrameKind::response, id, encode_response(r)});
                     s.ignore();  // a refused response looks like a timeout to the caller
@@ -303,12 +304,14 @@ awaitable<void> Transport::dial_loop(std::shared_ptr<Peer> p) {
         boost::system::error_code ec;
         auto addr = asio::ip::make_address(p->host, ec);
         if (!ec) {
-            std::tie(ec) = co_await socket.async_connect(tcp::endpoint(addr, p->port), as_tuple_awaitable);
+            std::tie(ec) =
+                co_await socket.async_connect(tcp::endpoint(addr, p->port), as_tuple_awaitable);
         }
         if (!ec) {
             socket.set_option(tcp::no_delay(true), ec);
             FrameDecoder decoder(64 << 10);
-            DialerHandshake hs({config_.node_id, config_.cluster, config_.secret}, os_random_bytes(16));
+            DialerHandshake hs({config_.node_id, config_.cluster, config_.secret},
+                               os_random_bytes(16));
             const Frame hello = hs.hello();  // no temporaries in co_await (GCC 12, see top)
             Status s = co_await write_frame(socket, hello);
             if (s.is_ok()) {
@@ -382,7 +385,8 @@ awaitable<void> Transport::run_connection(std::shared_ptr<Peer> p, tcp::socket s
     if (p->generation == generation) {
         p->socket.reset();
         p->wake.cancel();
-        fail_pending_of(p->id, Status::unavailable(fmt::format("connection to peer {} lost", p->id)));
+        fail_pending_of(p->id,
+                        Status::unavailable(fmt::format("connection to peer {} lost", p->id)));
     }
 }
 

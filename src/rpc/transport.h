@@ -60,7 +60,7 @@ struct TransportStats {
 };
 
 class Transport {
-public:
+  public:
     // One-way frames: (peer, body).
     using MessageHandler = std::function<void(uint64_t, std::string)>;
     // Requests: (peer, body) -> response body or error.
@@ -94,7 +94,7 @@ public:
 
     void stop();
 
-private:
+  private:
     struct Peer;
     struct Pending;
 

@@ -50,13 +50,17 @@ TEST(Transport, CallsAndMessagesFlowBothWays) {
     ASSERT_TRUE(b.send(1, "to-a").is_ok());
 
     std::optional<Result<std::string>> r1, r2;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-        // Named arguments: GCC 12 double-destroys temporaries in co_await.
-        std::string hi = "hi", fail = "fail";
-        r1 = co_await a.call(2, std::move(hi));
-        r2 = co_await a.call(2, std::move(fail));
-    }, asio::detached);
-    ASSERT_TRUE(run_until(io, [&] { return r2.has_value() && got_a.size() == 1 && got_b.size() == 1; }));
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            // Named arguments: GCC 12 double-destroys temporaries in co_await.
+            std::string hi = "hi", fail = "fail";
+            r1 = co_await a.call(2, std::move(hi));
+            r2 = co_await a.call(2, std::move(fail));
+        },
+        asio::detached);
+    ASSERT_TRUE(
+        run_until(io, [&] { return r2.has_value() && got_a.size() == 1 && got_b.size() == 1; }));
     ASSERT_TRUE(r1->is_ok()) << r1->status().to_string();
     EXPECT_EQ(r1->value(), "echo:hi:from1");
     EXPECT_EQ(r2->status().code(), Errc::not_found);
@@ -77,7 +81,8 @@ TEST(Transport, WrongSecretNeverConnects) {
     b.on_message([&](uint64_t, std::string) { ++delivered; });
     a.set_peer(2, "127.0.0.1", b.port());
     ASSERT_TRUE(a.send(2, "x").is_ok());
-    ASSERT_TRUE(run_until(io, [&] { return b.stats().handshakes_refused + a.stats().handshakes_refused >= 2; }));
+    ASSERT_TRUE(run_until(
+        io, [&] { return b.stats().handshakes_refused + a.stats().handshakes_refused >= 2; }));
     EXPECT_FALSE(a.connected(2));
     EXPECT_EQ(delivered, 0);
 }

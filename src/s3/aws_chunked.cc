@@ -22,8 +22,7 @@ std::string signature_for_hash(const ChunkSigningContext& ctx, std::string_view 
 bool equal_ct(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
     unsigned char d = 0;
-    for (size_t i = 0; i < a.size(); ++i)
-        d |= static_cast<unsigned char>(a[i] ^ b[i]);
+    for (size_t i = 0; i < a.size(); ++i) d |= static_cast<unsigned char>(a[i] ^ b[i]);
     return d == 0;
 }
 

@@ -80,8 +80,7 @@ TEST(AwsChunkedTest, ArbitraryFeedBoundaries) {
     // One byte at a time.
     AwsChunkedDecoder d(options());
     std::string out;
-    for (char c : body)
-        ASSERT_TRUE(d.feed(std::string_view(&c, 1), &out).is_ok());
+    for (char c : body) ASSERT_TRUE(d.feed(std::string_view(&c, 1), &out).is_ok());
     ASSERT_TRUE(d.finish().is_ok());
 }
 
@@ -182,8 +181,7 @@ TEST(AwsChunkedTest, EncodeDecodeRoundTripOfRandomPayloads) {
     Random rng(seed);
     for (int i = 0; i < 20; ++i) {
         std::string payload(rng.uniform(200000), '\0');
-        for (char& c : payload)
-            c = static_cast<char>(rng.uniform(256));
+        for (char& c : payload) c = static_cast<char>(rng.uniform(256));
         size_t chunk = 1 + rng.uniform(70000);
         std::string body = aws_chunked_encode(payload, chunk, example_context());
         EXPECT_EQ(body.size(), aws_chunked_encoded_length(payload.size(), chunk));

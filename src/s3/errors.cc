@@ -87,9 +87,7 @@ constexpr std::array<S3ErrorInfo, kS3ErrorCodeCount> kTable{{
 
 }  // namespace
 
-std::span<const S3ErrorInfo> s3_error_table() {
-    return kTable;
-}
+std::span<const S3ErrorInfo> s3_error_table() { return kTable; }
 
 const S3ErrorInfo& s3_error_info(S3ErrorCode code) {
     auto i = static_cast<size_t>(code);

@@ -22,8 +22,7 @@ TEST(S3ErrorsTest, CodesAreUniqueAndWellFormed) {
         EXPECT_TRUE(names.insert(e.name).second) << "duplicate code " << e.name;
         ASSERT_FALSE(e.name.empty());
         EXPECT_TRUE(e.name[0] >= 'A' && e.name[0] <= 'Z') << e.name;
-        for (char c : e.name)
-            EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c))) << e.name;
+        for (char c : e.name) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c))) << e.name;
         EXPECT_FALSE(e.default_message.empty()) << e.name;
     }
 }

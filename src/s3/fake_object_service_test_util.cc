@@ -117,8 +117,7 @@ Result<service::BucketInfo> FakeObjectService::head_bucket(std::string_view buck
 Result<std::vector<service::BucketInfo>> FakeObjectService::list_buckets() {
     std::lock_guard lock(mu_);
     std::vector<service::BucketInfo> out;
-    for (const auto& [n, b] : buckets_)
-        out.push_back({n, b.created_ms});
+    for (const auto& [n, b] : buckets_) out.push_back({n, b.created_ms});
     return out;
 }
 

@@ -30,8 +30,7 @@ void set_object_headers(http::response<Body>& res, const service::ObjectInfo& in
     if (!h.content_language.empty()) res.set(http::field::content_language, h.content_language);
     if (!h.cache_control.empty()) res.set(http::field::cache_control, h.cache_control);
     if (!h.expires.empty()) res.set(http::field::expires, h.expires);
-    for (const auto& [k, v] : h.user_metadata)
-        res.set("x-amz-meta-" + k, v);
+    for (const auto& [k, v] : h.user_metadata) res.set("x-amz-meta-" + k, v);
     if (info.parts_count > 0) res.set("x-amz-mp-parts-count", std::to_string(info.parts_count));
     // response-* query parameters override what is stored (S3 GetObject).
     static constexpr std::pair<std::string_view, http::field> kOverrides[] = {
@@ -84,11 +83,12 @@ asio::awaitable<void> Connection::dispatch(Request& req) {
     // Operational endpoints outside S3's namespace (no bucket name starts
     // with '_'), readable without credentials like any scrape target:
     // Prometheus metrics and a liveness check.
-    if (req.method == "GET" && (req.raw_path == "/_cleave/metrics" || req.raw_path == "/_cleave/health")) {
+    if (req.method == "GET" &&
+        (req.raw_path == "/_cleave/metrics" || req.raw_path == "/_cleave/health")) {
         StringResponse res = make_response(http::status::ok, req);
         res.set(http::field::content_type, "text/plain; version=0.0.4");
-        std::string body_ = req.raw_path == "/_cleave/health" ? std::string("ok\n")
-                                                              : metrics::render_prometheus();
+        std::string body_ =
+            req.raw_path == "/_cleave/health" ? std::string("ok\n") : metrics::render_prometheus();
         res.body() = std::move(body_);
         co_await send(res);
         co_return;
@@ -701,8 +701,8 @@ asio::awaitable<void> Connection::get_object(Request& req) {
     if (length > 0) {
         first_piece = co_await blocking([&] { return reader->next(); });
         if (!first_piece->is_ok()) {
-            server_.log->error("{} GET {}/{}: {}", req.request_id, req.addr.bucket,
-                               req.addr.key, first_piece->status().to_string());
+            server_.log->error("{} GET {}/{}: {}", req.request_id, req.addr.bucket, req.addr.key,
+                               first_piece->status().to_string());
             const S3Error err_ = s3_error_from_status(first_piece->status());
             co_await send_error(req, err_);
             co_return;

@@ -65,7 +65,9 @@ TEST(HttpUtilTest, Utf8Validation) {
 }
 
 TEST(HttpUtilTest, XmlEscapeReplacesBytesThatAreNotUtf8) {
-    EXPECT_EQ(xml_escape("a\xff" "b"), "a&#xFFFD;b");
+    EXPECT_EQ(xml_escape("a\xff"
+                         "b"),
+              "a&#xFFFD;b");
     EXPECT_EQ(xml_escape("caf\xc3\xa9<"), "caf\xc3\xa9&lt;");
 }
 

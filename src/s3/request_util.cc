@@ -388,7 +388,6 @@ S3Status validate_key(std::string_view key) {
     return S3Status::ok();
 }
 
-
 std::string encode_continuation_token(std::string_view start_after) {
     return base64_encode(start_after);
 }

@@ -8,8 +8,7 @@ namespace {
 TEST(RequestUtilTest, BucketNameRules) {
     const std::vector<std::string> good = {"abc", "my-bucket.1", "a1b", "0bucket9",
                                            std::string(63, 'a')};
-    for (const auto& ok : good)
-        EXPECT_TRUE(validate_bucket_name(ok).is_ok()) << ok;
+    for (const auto& ok : good) EXPECT_TRUE(validate_bucket_name(ok).is_ok()) << ok;
     for (const char* bad : {"ab", "Abc", "a_b", "-abc", "abc-", ".abc", "a..b", "a.-b", "a-.b",
                             "192.168.1.1", "xn--abc", "sthree-x", "abc-s3alias", "a b"}) {
         auto st = validate_bucket_name(bad);

@@ -44,8 +44,7 @@ TestResponse TestClient::send(const TestRequest& r) {
     sreq.raw_path = r.target.substr(0, qm);
     if (qm != std::string::npos) sreq.query = parse_query(r.target.substr(qm + 1)).value();
     sreq.headers.emplace_back("Host", host);
-    for (const auto& h : r.headers)
-        sreq.headers.push_back(h);
+    for (const auto& h : r.headers) sreq.headers.push_back(h);
     std::string body = r.body;
     const Credentials& creds = r.credentials ? *r.credentials : credentials_;
     int64_t now = SystemClock::instance().now_unix_ms();
@@ -132,8 +131,7 @@ TestResponse TestClient::send(const TestRequest& r) {
         auto msg = parser->release();
         TestResponse out;
         out.status = static_cast<int>(msg.result_int());
-        for (const auto& f : msg)
-            out.headers[to_lower(f.name_string())] = std::string(f.value());
+        for (const auto& f : msg) out.headers[to_lower(f.name_string())] = std::string(f.value());
         out.body = std::move(msg.body());
         if (!msg.keep_alive()) conn_->stream.reset();
         return out;

@@ -25,14 +25,12 @@ Server::Impl::Impl(ServerConfig c, service::ObjectService& s, const CredentialPr
     suffixes = {"localhost", "s3.localhost"};
     for (const auto& sfx : config.virtual_host_suffixes) {
         std::string l = to_lower(trim(sfx));
-        while (!l.empty() && l.front() == '.')
-            l.erase(l.begin());
+        while (!l.empty() && l.front() == '.') l.erase(l.begin());
         if (!l.empty() && std::find(suffixes.begin(), suffixes.end(), l) == suffixes.end())
             suffixes.push_back(l);
     }
     std::string seed = os_random_bytes(8);
-    for (unsigned char ch : seed)
-        request_id_base = (request_id_base << 8) | ch;
+    for (unsigned char ch : seed) request_id_base = (request_id_base << 8) | ch;
 }
 
 int64_t Server::Impl::now_ms() const {
@@ -69,9 +67,7 @@ Server::Server(ServerConfig config, service::ObjectService& service,
                const CredentialProvider& credentials)
     : impl_(std::make_unique<Impl>(std::move(config), service, credentials)) {}
 
-Server::~Server() {
-    stop();
-}
+Server::~Server() { stop(); }
 
 Status Server::start() {
     Impl& s = *impl_;
@@ -133,9 +129,7 @@ Status Server::start() {
     return Status::ok();
 }
 
-uint16_t Server::port() const {
-    return impl_->bound_port;
-}
+uint16_t Server::port() const { return impl_->bound_port; }
 
 void Server::stop() {
     Impl& s = *impl_;
@@ -149,8 +143,7 @@ void Server::stop() {
         s.acceptor->close(ec);
     });
     s.ioc->stop();
-    for (auto& t : s.io_threads)
-        t.join();
+    for (auto& t : s.io_threads) t.join();
     s.io_threads.clear();
     // Blocking calls in flight finish before the coroutines that wait for
     // them are destroyed.

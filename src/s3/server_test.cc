@@ -165,8 +165,7 @@ TEST_F(ServerTest, Sha256MismatchIsRefused) {
                              {.now_ms = SystemClock::instance().now_unix_ms()})
                     .is_ok());
     std::string raw = "PUT /bkt/k HTTP/1.1\r\n";
-    for (const auto& [n, v] : s.headers)
-        raw += n + ": " + v + "\r\n";
+    for (const auto& [n, v] : s.headers) raw += n + ": " + v + "\r\n";
     raw += "Content-Length: 4\r\n\r\nbbbb";
     std::string reply = testing::raw_exchange(server_->port(), raw, 5000, true);
     EXPECT_NE(reply.find("400"), std::string::npos) << reply;
@@ -266,8 +265,7 @@ TEST_F(ServerTest, ListingV1AndV2WithDelimiterAndPagination) {
         pugi::xml_document doc;
         auto root = xml(doc, r);
         EXPECT_STREQ(root.child("KeyCount").text().get(), "1");
-        for (auto c : root.children("Contents"))
-            seen.push_back(c.child("Key").text().get());
+        for (auto c : root.children("Contents")) seen.push_back(c.child("Key").text().get());
         for (auto c : root.children("CommonPrefixes"))
             seen.push_back(c.child("Prefix").text().get());
         if (std::string(root.child("IsTruncated").text().get()) != "true") break;
@@ -373,8 +371,7 @@ TEST_F(ServerTest, DeleteObjectsAndCopy) {
     ASSERT_EQ(r.status, 200) << r.body;
     pugi::xml_document doc;
     int deleted = 0;
-    for ([[maybe_unused]] auto d : xml(doc, r).children("Deleted"))
-        ++deleted;
+    for ([[maybe_unused]] auto d : xml(doc, r).children("Deleted")) ++deleted;
     EXPECT_EQ(deleted, 3);
     EXPECT_EQ(service_.object_count("bkt"), 1u);
     TestResponse quiet = client_->post(
@@ -469,8 +466,7 @@ TEST_F(ServerTest, PresignedUrls) {
 TEST_F(ServerTest, StreamingUploadsWithChunkSignatures) {
     make_bucket("bkt");
     std::string body(300000, '\0');
-    for (size_t i = 0; i < body.size(); ++i)
-        body[i] = static_cast<char>(i * 31 % 251);
+    for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 31 % 251);
     TestResponse r = client_->send({.method = "PUT",
                                     .target = "/bkt/streamed",
                                     .body = body,
@@ -494,8 +490,7 @@ TEST_F(ServerTest, StreamingUploadsWithChunkSignatures) {
     std::string chunked = "5;chunk-signature=" + std::string(64, 'a') +
                           "\r\nhello\r\n0;chunk-signature=" + std::string(64, 'b') + "\r\n\r\n";
     std::string raw = "PUT /bkt/badchunk HTTP/1.1\r\n";
-    for (const auto& [n, v] : s.headers)
-        raw += n + ": " + v + "\r\n";
+    for (const auto& [n, v] : s.headers) raw += n + ": " + v + "\r\n";
     raw += "Content-Length: " + std::to_string(chunked.size()) + "\r\n\r\n" + chunked;
     std::string reply = testing::raw_exchange(server_->port(), raw, 5000, true);
     EXPECT_NE(reply.find("403"), std::string::npos) << reply;
@@ -525,8 +520,7 @@ TEST_F(ServerTest, BadInputNeverStopsTheServer) {
                                  {.now_ms = SystemClock::instance().now_unix_ms()})
                         .is_ok());
         std::string raw = "PUT /bkt/truncated HTTP/1.1\r\n";
-        for (const auto& [n, v] : s.headers)
-            raw += n + ": " + v + "\r\n";
+        for (const auto& [n, v] : s.headers) raw += n + ": " + v + "\r\n";
         raw += "Content-Length: 1000\r\n\r\n0123456789";
         testing::raw_exchange(port, raw, 2000, true);
     }
@@ -558,8 +552,7 @@ TEST_F(ServerTest, LargeBodiesStreamInPieces) {
     make_bucket("bkt");
     service_.set_read_piece_bytes(100000);
     std::string body(3 * 1024 * 1024 + 17, 'z');
-    for (size_t i = 0; i < body.size(); i += 4096)
-        body[i] = static_cast<char>(i / 4096);
+    for (size_t i = 0; i < body.size(); i += 4096) body[i] = static_cast<char>(i / 4096);
     ASSERT_EQ(client_->put("/bkt/large", body).status, 200);
     TestResponse get = client_->get("/bkt/large");
     EXPECT_EQ(get.body.size(), body.size());
@@ -597,8 +590,7 @@ TEST_F(ServerTest, ExpectContinueAndConcurrentClients) {
             }
         });
     }
-    for (auto& th : threads)
-        th.join();
+    for (auto& th : threads) th.join();
     EXPECT_EQ(ok.load(), 160);
 }
 

@@ -18,8 +18,7 @@ using C = S3ErrorCode;
 bool equal_ct(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
     unsigned char d = 0;
-    for (size_t i = 0; i < a.size(); ++i)
-        d |= static_cast<unsigned char>(a[i] ^ b[i]);
+    for (size_t i = 0; i < a.size(); ++i) d |= static_cast<unsigned char>(a[i] ^ b[i]);
     return d == 0;
 }
 
@@ -430,8 +429,7 @@ S3Result<AuthContext> verify_presigned_v2(const SigV4Request& req,
             it->second += "," + std::string(trim(v));
     }
     std::sort(amz.begin(), amz.end());
-    for (const auto& [n, v] : amz)
-        sts += n + ":" + v + "\n";
+    for (const auto& [n, v] : amz) sts += n + ":" + v + "\n";
     std::string resource;
     if (!req.virtual_host_bucket.empty()) resource = "/" + req.virtual_host_bucket;
     resource += req.raw_path.empty() ? std::string("/") : req.raw_path;

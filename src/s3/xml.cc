@@ -115,9 +115,7 @@ void write_contents(Writer& w, const service::ObjectInfo& o, bool url_encode, bo
 
 }  // namespace
 
-std::string quote_etag(std::string_view etag) {
-    return fmt::format("\"{}\"", etag);
-}
+std::string quote_etag(std::string_view etag) { return fmt::format("\"{}\"", etag); }
 
 std::string unquote_etag(std::string_view etag) {
     etag = trim(etag);
@@ -219,8 +217,7 @@ std::string render_list_objects_v1(const ListObjectsParams& p, const service::Li
     if (r.is_truncated && !next_marker.empty())
         w.elem("NextMarker", maybe_encode(next_marker, enc));
     if (enc) w.elem("EncodingType", "url");
-    for (const auto& o : r.objects)
-        write_contents(w, o, enc, true, owner);
+    for (const auto& o : r.objects) write_contents(w, o, enc, true, owner);
     for (const auto& cp : r.common_prefixes)
         w.open("CommonPrefixes").elem("Prefix", maybe_encode(cp, enc)).close("CommonPrefixes");
     return w.finish();
@@ -240,8 +237,7 @@ std::string render_list_objects_v2(const ListObjectsParams& p, const service::Li
     if (r.is_truncated) w.elem("NextContinuationToken", next_token);
     if (!p.start_after.empty()) w.elem("StartAfter", maybe_encode(p.start_after, enc));
     if (enc) w.elem("EncodingType", "url");
-    for (const auto& o : r.objects)
-        write_contents(w, o, enc, p.fetch_owner, owner);
+    for (const auto& o : r.objects) write_contents(w, o, enc, p.fetch_owner, owner);
     for (const auto& cp : r.common_prefixes)
         w.open("CommonPrefixes").elem("Prefix", maybe_encode(cp, enc)).close("CommonPrefixes");
     return w.finish();
@@ -324,8 +320,7 @@ std::string render_copy_object_result(std::string_view etag, int64_t last_modifi
 std::string render_delete_result(const std::vector<std::string>& deleted,
                                  const std::vector<DeleteError>& errors) {
     Writer w("DeleteResult");
-    for (const auto& k : deleted)
-        w.open("Deleted").elem("Key", k).close("Deleted");
+    for (const auto& k : deleted) w.open("Deleted").elem("Key", k).close("Deleted");
     for (const auto& e : errors) {
         w.open("Error")
             .elem("Key", e.key)

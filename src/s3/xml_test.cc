@@ -49,8 +49,7 @@ TEST(XmlTest, ParsesDeleteObjectsKeepingKeysVerbatim) {
     EXPECT_EQ(d->keys[0], " spaced key ");
     EXPECT_EQ(d->keys[1], "a&b\r");
     std::string many = "<Delete>";
-    for (int i = 0; i < 1001; ++i)
-        many += "<Object><Key>k</Key></Object>";
+    for (int i = 0; i < 1001; ++i) many += "<Object><Key>k</Key></Object>";
     many += "</Delete>";
     EXPECT_EQ(parse_delete_objects(many).error().code, S3ErrorCode::malformed_xml);
 }

@@ -17,7 +17,7 @@
 namespace cleave::service {
 
 class LocalBodyWriter final : public BodyWriter {
-public:
+  public:
     // inline_limit 0: always chunks (multipart parts).
     LocalBodyWriter(blob::ChunkStore& chunks, ChunkPins& pins, size_t chunk_size,
                     size_t inline_limit, uint64_t max_size);
@@ -31,7 +31,7 @@ public:
     const BodyDigest& digest() const { return digest_; }
     bool finished() const { return finished_; }
 
-private:
+  private:
     Status flush_chunk(std::string_view data);
 
     blob::ChunkStore& chunks_;

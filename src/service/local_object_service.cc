@@ -107,8 +107,8 @@ Result<shard::ApplyOutcome> LocalObjectService::propose(shard::Command command) 
 Status LocalObjectService::check_key(std::string_view key) const {
     if (key.empty()) return Status::invalid_argument("empty object key");
     if (key.size() > kMaxKeyBytes) {
-        return Status(Errc::too_large, fmt::format("key is {} bytes; the limit is {}", key.size(),
-                                                   kMaxKeyBytes));
+        return Status(Errc::too_large,
+                      fmt::format("key is {} bytes; the limit is {}", key.size(), kMaxKeyBytes));
     }
     return Status::ok();
 }
@@ -348,8 +348,7 @@ Result<std::unique_ptr<BodyWriter>> LocalObjectService::begin_part(std::string_v
 
 Result<PartInfo> LocalObjectService::commit_part(std::unique_ptr<BodyWriter> body,
                                                  std::string_view bucket, std::string_view key,
-                                                 std::string_view upload_id,
-                                                 uint32_t part_number) {
+                                                 std::string_view upload_id, uint32_t part_number) {
     CLEAVE_ASSIGN_OR_RETURN(LocalBodyWriter * w, own_writer(body));
     shard::Command c;
     auto* pp = c.mutable_put_part();
@@ -415,8 +414,8 @@ Result<ListPartsResult> LocalObjectService::list_parts(std::string_view bucket,
         CLEAVE_RETURN_IF_ERROR(head_bucket(bucket).status());
         return Status(Errc::no_such_upload, std::string(upload_id));
     }
-    CLEAVE_ASSIGN_OR_RETURN(auto parts,
-                            reader.parts(bucket, key, upload_id, part_number_marker, max_parts + 1));
+    CLEAVE_ASSIGN_OR_RETURN(
+        auto parts, reader.parts(bucket, key, upload_id, part_number_marker, max_parts + 1));
     ListPartsResult out;
     for (const auto& p : parts) {
         if (out.parts.size() == max_parts) {
@@ -429,12 +428,9 @@ Result<ListPartsResult> LocalObjectService::list_parts(std::string_view bucket,
     return out;
 }
 
-Result<ListUploadsResult> LocalObjectService::list_uploads(std::string_view bucket,
-                                                           std::string_view prefix,
-                                                           std::string_view delimiter,
-                                                           std::string_view key_marker,
-                                                           std::string_view upload_id_marker,
-                                                           uint32_t max_uploads) {
+Result<ListUploadsResult> LocalObjectService::list_uploads(
+    std::string_view bucket, std::string_view prefix, std::string_view delimiter,
+    std::string_view key_marker, std::string_view upload_id_marker, uint32_t max_uploads) {
     auto snap = engine_.snapshot();
     shard::Reader reader(engine_, snap.get());
     CLEAVE_ASSIGN_OR_RETURN(auto b, reader.bucket(bucket));
@@ -461,18 +457,20 @@ Result<GcStats> LocalObjectService::collect_garbage() {
     // the snapshot; one pinned after it is in the pin set).
     auto snap = engine_.snapshot();
     std::unordered_set<std::string> live;
-    CLEAVE_RETURN_IF_ERROR(shard::Reader(engine_, snap.get()).for_each_chunk_ref(
-        [&](const std::string& id) { live.insert(id); }));
+    CLEAVE_RETURN_IF_ERROR(
+        shard::Reader(engine_, snap.get()).for_each_chunk_ref([&](const std::string& id) {
+            live.insert(id);
+        }));
     for (auto& id : pins_.snapshot()) live.insert(std::move(id));
     GcStats stats;
     stats.referenced = live.size();
     // Sweep: unreferenced and older than the grace period (writes in flight
     // whose chunks are not pinned yet are younger than that).
-    CLEAVE_ASSIGN_OR_RETURN(
-        auto swept,
-        chunks_.collect_garbage(
-            [&](const blob::ChunkId& id) { return live.count(blob::chunk_id_bytes(id)) > 0; },
-            options_.gc_grace_ms, clock_.now_unix_ms()));
+    CLEAVE_ASSIGN_OR_RETURN(auto swept, chunks_.collect_garbage(
+                                            [&](const blob::ChunkId& id) {
+                                                return live.count(blob::chunk_id_bytes(id)) > 0;
+                                            },
+                                            options_.gc_grace_ms, clock_.now_unix_ms()));
     stats.removed = swept.chunks_removed;
     if (stats.removed) log()->info("gc: removed {} unreferenced chunks", stats.removed);
     return stats;

@@ -32,20 +32,20 @@ namespace cleave::service {
 struct LocalObjectServiceOptions {
     size_t inline_limit_bytes = 64 << 10;  // objects up to this size live in the metadata
     size_t chunk_size_bytes = 4 << 20;
-    int64_t gc_grace_ms = 60 * 60 * 1000;  // chunks younger than this are never collected
+    int64_t gc_grace_ms = 60 * 60 * 1000;     // chunks younger than this are never collected
     int64_t gc_interval_ms = 10 * 60 * 1000;  // background collection period; 0 = never
 };
 
 // Chunks in use by writers and readers that are not (or no longer) visible
 // in the metadata; garbage collection never removes a pinned chunk.
 class ChunkPins {
-public:
+  public:
     void pin(const std::string& id);
     void unpin(const std::string& id);
     bool is_pinned(const std::string& id) const;
     std::vector<std::string> snapshot() const;
 
-private:
+  private:
     mutable std::mutex mu_;
     std::unordered_map<std::string, int> pins_;  // guarded by mu_
 };
@@ -56,7 +56,7 @@ struct GcStats {
 };
 
 class LocalObjectService final : public ObjectService {
-public:
+  public:
     // Chunks are written to (and collected from) `chunks`; reads go through
     // `read_source` when set (e.g. a cache in front of the store).
     LocalObjectService(storage::Engine& engine, blob::ChunkStore& chunks,
@@ -103,8 +103,7 @@ public:
                                        std::string_view upload_id, uint32_t part_number_marker,
                                        uint32_t max_parts) override;
     Result<ListUploadsResult> list_uploads(std::string_view bucket, std::string_view prefix,
-                                           std::string_view delimiter,
-                                           std::string_view key_marker,
+                                           std::string_view delimiter, std::string_view key_marker,
                                            std::string_view upload_id_marker,
                                            uint32_t max_uploads) override;
 
@@ -113,7 +112,7 @@ public:
     // gc_interval_ms; callable directly (tests, admin).
     Result<GcStats> collect_garbage();
 
-private:
+  private:
     Result<shard::ApplyOutcome> propose(shard::Command command);
     Status ensure_dir_marker(std::string_view bucket, std::string_view key);
     Status check_key(std::string_view key) const;

@@ -13,10 +13,10 @@ namespace cleave::service {
 namespace {
 
 class LocalObjectServiceTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("cleave-svc-" + to_hex(os_random_bytes(6)));
+        dir_ =
+            std::filesystem::temp_directory_path() / ("cleave-svc-" + to_hex(os_random_bytes(6)));
         auto chunks = blob::ChunkStore::open(dir_.string());
         ASSERT_TRUE(chunks.is_ok()) << chunks.status().to_string();
         chunks_ = std::move(*chunks);
@@ -97,7 +97,9 @@ TEST_F(LocalObjectServiceTest, InlineAndChunkedRoundTripWithRanges) {
         ASSERT_TRUE(back.is_ok()) << back.status().to_string();
         EXPECT_EQ(*back, data);
         if (size > 10) {
-            for (auto [a, b] : {std::pair<uint64_t, uint64_t>{0, 0}, {1, size - 2}, {size - 1, size - 1},
+            for (auto [a, b] : {std::pair<uint64_t, uint64_t>{0, 0},
+                                {1, size - 2},
+                                {size - 1, size - 1},
                                 {1000, std::min<uint64_t>(size - 1, 2100)}}) {
                 if (a >= size || b >= size || a > b) continue;
                 auto part = get(key, ByteRange{a, b});

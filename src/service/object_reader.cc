@@ -44,8 +44,8 @@ Result<std::string> LocalObjectReader::next() {
         return data.status();
     }
     if (data->size() != ref.size()) {
-        return Status::corruption(fmt::format("chunk {} has {} bytes, expected {}", to_hex(ref.id()),
-                                              data->size(), ref.size()));
+        return Status::corruption(fmt::format("chunk {} has {} bytes, expected {}",
+                                              to_hex(ref.id()), data->size(), ref.size()));
     }
     uint64_t in_chunk = pos - chunk_start_;
     uint64_t take = std::min<uint64_t>(ref.size() - in_chunk, length_ - served_);

@@ -15,9 +15,9 @@
 namespace cleave::service {
 
 class LocalObjectReader final : public ObjectReader {
-public:
-    LocalObjectReader(blob::ChunkSource& chunks, ChunkPins& pins, ObjectInfo info,
-                      shard::Body body, uint64_t offset, uint64_t length);
+  public:
+    LocalObjectReader(blob::ChunkSource& chunks, ChunkPins& pins, ObjectInfo info, shard::Body body,
+                      uint64_t offset, uint64_t length);
     ~LocalObjectReader() override;
 
     const ObjectInfo& info() const override { return info_; }
@@ -25,7 +25,7 @@ public:
     uint64_t length() const override { return length_; }
     Result<std::string> next() override;
 
-private:
+  private:
     blob::ChunkSource& chunks_;
     ChunkPins& pins_;
     const ObjectInfo info_;
@@ -33,8 +33,8 @@ private:
     const uint64_t offset_;
     const uint64_t length_;
     uint64_t served_ = 0;
-    size_t chunk_index_ = 0;      // first chunk that may still hold unserved bytes
-    uint64_t chunk_start_ = 0;    // object offset of chunks(chunk_index_)
+    size_t chunk_index_ = 0;    // first chunk that may still hold unserved bytes
+    uint64_t chunk_start_ = 0;  // object offset of chunks(chunk_index_)
 };
 
 }  // namespace cleave::service

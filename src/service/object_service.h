@@ -33,8 +33,8 @@ namespace cleave::service {
 // Limits the service enforces (S3's published limits).
 inline constexpr size_t kMaxKeyBytes = 1024;
 inline constexpr size_t kMaxUserMetadataBytes = 2048;
-inline constexpr uint64_t kMaxPutBytes = 5ULL << 30;        // single PUT
-inline constexpr uint64_t kMinPartBytes = 5ULL << 20;       // all parts but the last
+inline constexpr uint64_t kMaxPutBytes = 5ULL << 30;   // single PUT
+inline constexpr uint64_t kMinPartBytes = 5ULL << 20;  // all parts but the last
 inline constexpr uint64_t kMaxPartBytes = 5ULL << 30;
 inline constexpr uint32_t kMaxPartNumber = 10000;
 
@@ -82,7 +82,7 @@ struct BodyDigest {
 // An abandoned writer (destroyed without commit) leaves only unreferenced
 // chunks, which garbage collection removes.
 class BodyWriter {
-public:
+  public:
     virtual ~BodyWriter() = default;
     virtual Status write(std::string_view data) = 0;
     // Ends the body; afterwards only the commit call may use the writer.
@@ -92,7 +92,7 @@ public:
 // Streams one object's bytes (or a byte range of them), verified chunk by
 // chunk. next() returns an empty string at the end.
 class ObjectReader {
-public:
+  public:
     virtual ~ObjectReader() = default;
     virtual const ObjectInfo& info() const = 0;
     virtual uint64_t offset() const = 0;  // first byte served
@@ -107,14 +107,14 @@ struct ByteRange {
 
 struct ListQuery {
     std::string prefix;
-    std::string delimiter;    // empty = no grouping
-    std::string start_after;  // list keys strictly after this (marker / continuation)
-    uint32_t max_keys = 1000; // keys + common prefixes per page; 0 returns nothing
+    std::string delimiter;     // empty = no grouping
+    std::string start_after;   // list keys strictly after this (marker / continuation)
+    uint32_t max_keys = 1000;  // keys + common prefixes per page; 0 returns nothing
 };
 
 struct ListResult {
-    std::vector<ObjectInfo> objects;          // in key order
-    std::vector<std::string> common_prefixes; // in order
+    std::vector<ObjectInfo> objects;           // in key order
+    std::vector<std::string> common_prefixes;  // in order
     bool is_truncated = false;
     // Last key or common prefix returned: where the next page starts after.
     std::string next_start_after;
@@ -153,7 +153,7 @@ struct ListUploadsResult {
 };
 
 class ObjectService {
-public:
+  public:
     virtual ~ObjectService() = default;
 
     // Buckets. Name rules are the caller's (S3 layer) to check.
@@ -165,9 +165,8 @@ public:
     // Single-part PUT: begin_put, write the body, finish, then commit_put.
     virtual Result<std::unique_ptr<BodyWriter>> begin_put(std::string_view bucket,
                                                           std::string_view key) = 0;
-    virtual Result<ObjectInfo> commit_put(std::unique_ptr<BodyWriter> body,
-                                          std::string_view bucket, std::string_view key,
-                                          const ObjectHeaders& headers,
+    virtual Result<ObjectInfo> commit_put(std::unique_ptr<BodyWriter> body, std::string_view bucket,
+                                          std::string_view key, const ObjectHeaders& headers,
                                           const WriteConditions& conditions) = 0;
 
     virtual Result<ObjectInfo> head_object(std::string_view bucket, std::string_view key) = 0;
@@ -191,9 +190,9 @@ public:
                                                            std::string_view key,
                                                            std::string_view upload_id,
                                                            uint32_t part_number) = 0;
-    virtual Result<PartInfo> commit_part(std::unique_ptr<BodyWriter> body,
-                                         std::string_view bucket, std::string_view key,
-                                         std::string_view upload_id, uint32_t part_number) = 0;
+    virtual Result<PartInfo> commit_part(std::unique_ptr<BodyWriter> body, std::string_view bucket,
+                                         std::string_view key, std::string_view upload_id,
+                                         uint32_t part_number) = 0;
     virtual Result<ObjectInfo> complete_multipart(std::string_view bucket, std::string_view key,
                                                   std::string_view upload_id,
                                                   const std::vector<CompletedPart>& parts,
@@ -203,8 +202,7 @@ public:
     virtual Result<ListPartsResult> list_parts(std::string_view bucket, std::string_view key,
                                                std::string_view upload_id,
                                                uint32_t part_number_marker, uint32_t max_parts) = 0;
-    virtual Result<ListUploadsResult> list_uploads(std::string_view bucket,
-                                                   std::string_view prefix,
+    virtual Result<ListUploadsResult> list_uploads(std::string_view bucket, std::string_view prefix,
                                                    std::string_view delimiter,
                                                    std::string_view key_marker,
                                                    std::string_view upload_id_marker,

@@ -61,7 +61,8 @@ Status EngineCommandLog::append(const std::vector<LogEntry>& entries) {
     storage::WriteBatch b;
     uint64_t expect = last_index_ + 1;
     for (const auto& e : entries) {
-        CLEAVE_ASSERT(e.index == expect, "log append not contiguous: {} after {}", e.index, expect - 1);
+        CLEAVE_ASSERT(e.index == expect, "log append not contiguous: {} after {}", e.index,
+                      expect - 1);
         b.put(keys::log_entry(e.index), encode(e.payload));
         ++expect;
     }

@@ -22,7 +22,7 @@ struct LogEntry {
 };
 
 class CommandLog {
-public:
+  public:
     virtual ~CommandLog() = default;
     // Appends entries (consecutive indexes following last_index()) and makes
     // them durable before returning: one sync for the whole group.
@@ -37,7 +37,7 @@ public:
 
 // A command log kept in the engine under the 'l' family (record_keys.h).
 class EngineCommandLog final : public CommandLog {
-public:
+  public:
     // Opens the log, finding its first and last index.
     static Result<std::unique_ptr<EngineCommandLog>> open(storage::Engine& engine);
 
@@ -47,7 +47,7 @@ public:
     uint64_t last_index() const override { return last_index_; }
     uint64_t first_index() const override { return first_index_; }
 
-private:
+  private:
     explicit EngineCommandLog(storage::Engine& engine) : engine_(engine) {}
 
     storage::Engine& engine_;

@@ -36,7 +36,8 @@ Status LocalReplica::recover() {
         for (auto& e : entries) {
             Command c;
             if (!c.ParseFromString(e.payload)) {
-                return Status::corruption(fmt::format("unparsable command at log index {}", e.index));
+                return Status::corruption(
+                    fmt::format("unparsable command at log index {}", e.index));
             }
             auto outcome = state_machine_.apply(e.index, c);
             if (!outcome.is_ok()) return outcome.status();
@@ -58,7 +59,8 @@ Result<ApplyOutcome> LocalReplica::propose(Command command) {
     {
         std::lock_guard lock(mu_);
         if (stopping_) return Status(Errc::aborted, "shard is stopping");
-        if (!fatal_.is_ok()) return Status(Errc::unavailable, "shard stopped: " + fatal_.to_string());
+        if (!fatal_.is_ok())
+            return Status(Errc::unavailable, "shard stopped: " + fatal_.to_string());
         queue_.push_back(Pending{std::move(command), {}});
         result = queue_.back().done.get_future();
     }
@@ -93,8 +95,9 @@ void LocalReplica::run() {
         if (needs_recovery_) {
             Status rs = reload();
             if (!rs.is_ok()) {
-                fail_all(batch, Status(Errc::unavailable,
-                                       "shard recovering from a storage failure: " + rs.to_string()));
+                fail_all(batch,
+                         Status(Errc::unavailable,
+                                "shard recovering from a storage failure: " + rs.to_string()));
                 continue;
             }
             needs_recovery_ = false;
@@ -112,7 +115,8 @@ void LocalReplica::run() {
             // Their proposers are told so (unavailable: in doubt); recovery
             // re-reads the log before the next batch.
             log()->error("command log append failed: {}", s.to_string());
-            fail_all(batch, Status(Errc::unavailable, "command log append failed: " + s.to_string()));
+            fail_all(batch,
+                     Status(Errc::unavailable, "command log append failed: " + s.to_string()));
             needs_recovery_ = true;
             continue;
         }
@@ -120,7 +124,8 @@ void LocalReplica::run() {
             log()->error("command log append failed: {}", s.to_string());
             std::lock_guard lock(mu_);
             fatal_ = s;
-            fail_all(batch, Status(Errc::unavailable, "command log append failed: " + s.to_string()));
+            fail_all(batch,
+                     Status(Errc::unavailable, "command log append failed: " + s.to_string()));
             fail_all(queue_, Status(Errc::unavailable, "shard stopped"));
             return;
         }
@@ -134,8 +139,8 @@ void LocalReplica::run() {
                 log()->error("apply of index {} failed: {}", entries[i].index,
                              outcome.status().to_string());
                 for (size_t j = i; j < batch.size(); ++j) {
-                    batch[j].done.set_value(Status(Errc::unavailable, "apply failed: " +
-                                                                          outcome.status().to_string()));
+                    batch[j].done.set_value(
+                        Status(Errc::unavailable, "apply failed: " + outcome.status().to_string()));
                 }
                 batch.clear();
                 needs_recovery_ = true;
@@ -149,8 +154,8 @@ void LocalReplica::run() {
                 std::lock_guard lock(mu_);
                 fatal_ = outcome.status();
                 for (size_t j = i; j < batch.size(); ++j) {
-                    batch[j].done.set_value(Status(Errc::unavailable, "apply failed: " +
-                                                                          outcome.status().to_string()));
+                    batch[j].done.set_value(
+                        Status(Errc::unavailable, "apply failed: " + outcome.status().to_string()));
                 }
                 fail_all(queue_, Status(Errc::unavailable, "shard stopped"));
                 return;

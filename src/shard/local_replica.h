@@ -36,12 +36,12 @@
 namespace cleave::shard {
 
 struct LocalReplicaOptions {
-    size_t max_group_commands = 256;   // bound on one group commit
+    size_t max_group_commands = 256;        // bound on one group commit
     uint64_t compact_every_entries = 4096;  // log entries kept before compaction
 };
 
 class LocalReplica {
-public:
+  public:
     static Result<std::unique_ptr<LocalReplica>> open(storage::Engine& engine,
                                                       LocalReplicaOptions options = {});
     ~LocalReplica();
@@ -57,7 +57,7 @@ public:
 
     uint64_t applied_index() const;
 
-private:
+  private:
     struct Pending {
         Command command;
         std::promise<Result<ApplyOutcome>> done;
@@ -79,11 +79,11 @@ private:
 
     mutable std::mutex mu_;
     std::condition_variable cv_;
-    std::deque<Pending> queue_;        // guarded by mu_
-    bool stopping_ = false;            // guarded by mu_
-    Status fatal_;                     // guarded by mu_: set when the loop died
+    std::deque<Pending> queue_;               // guarded by mu_
+    bool stopping_ = false;                   // guarded by mu_
+    Status fatal_;                            // guarded by mu_: set when the loop died
     std::atomic<uint64_t> applied_index_{0};  // written by the apply loop only
-    bool needs_recovery_ = false;      // apply loop only: a transient engine failure happened
+    bool needs_recovery_ = false;  // apply loop only: a transient engine failure happened
     std::thread loop_;
 };
 

@@ -30,7 +30,7 @@ Result<std::optional<Proto>> parse_optional(Result<std::optional<std::string>> r
 // Directory ranges are disjoint and ordered by root, so only two streams ever
 // need merging: the bucket root and the current directory.
 class BucketKeyStream {
-public:
+  public:
     BucketKeyStream(storage::Engine& engine, const storage::Snapshot* snapshot,
                     std::string_view bucket, std::string_view prefix)
         : engine_(engine), snapshot_(snapshot), bucket_(bucket), prefix_(prefix) {
@@ -38,8 +38,8 @@ public:
         if (proot.empty()) {
             // Keys without '/' starting with the prefix, and every directory
             // whose root starts with the prefix.
-            std::string begin = keys::with_family(keys::kObject,
-                                                  meta::directory_seek_key(bucket, "", prefix));
+            std::string begin =
+                keys::with_family(keys::kObject, meta::directory_seek_key(bucket, "", prefix));
             root_iter_ = open(begin, prefix_successor(begin));
             std::string mbegin =
                 keys::with_family(keys::kMarker, meta::dir_marker_key(bucket, prefix));
@@ -51,8 +51,8 @@ public:
 
     void seek(std::string_view from) {
         if (root_iter_) {
-            root_iter_->seek(keys::with_family(keys::kObject,
-                                               meta::directory_seek_key(bucket_, "", from)));
+            root_iter_->seek(
+                keys::with_family(keys::kObject, meta::directory_seek_key(bucket_, "", from)));
         }
         if (single_root_) {
             const std::string& r = *single_root_;
@@ -91,7 +91,7 @@ public:
         return Status::ok();
     }
 
-private:
+  private:
     std::unique_ptr<storage::Iterator> open(std::string begin, std::string end) {
         storage::IterOptions o;
         o.lower_bound = std::move(begin);
@@ -111,12 +111,12 @@ private:
             std::string root(meta::root_of_marker(marker, bucket_));
             std::string begin =
                 keys::with_family(keys::kObject, meta::directory_begin(bucket_, root));
-            dir_iter_ = open(begin,
-                             keys::with_family(keys::kObject, meta::directory_end(bucket_, root)));
+            dir_iter_ =
+                open(begin, keys::with_family(keys::kObject, meta::directory_end(bucket_, root)));
             dir_root_ = root;
             if (!from.empty() && from.substr(0, root.size()) == root) {
-                dir_iter_->seek(
-                    keys::with_family(keys::kObject, meta::directory_seek_key(bucket_, root, from)));
+                dir_iter_->seek(keys::with_family(keys::kObject,
+                                                  meta::directory_seek_key(bucket_, root, from)));
             }
             if (dir_iter_->valid() || !dir_iter_->status().is_ok()) return;
             // An emptied directory whose marker is not yet removed: skip it.
@@ -216,8 +216,8 @@ Result<std::optional<ObjectRecord>> Reader::object(std::string_view bucket, std:
 }
 
 Result<bool> Reader::dir_marker_exists(std::string_view bucket, std::string_view root) {
-    auto raw =
-        engine_.get(keys::with_family(keys::kMarker, meta::dir_marker_key(bucket, root)), snapshot_);
+    auto raw = engine_.get(keys::with_family(keys::kMarker, meta::dir_marker_key(bucket, root)),
+                           snapshot_);
     if (!raw.is_ok()) return raw.status();
     return raw->has_value();
 }
@@ -228,8 +228,8 @@ Result<ObjectPage> Reader::list_objects(std::string_view bucket, std::string_vie
     ObjectPage page;
     if (max_keys == 0) return page;
     BucketKeyStream stream(engine_, snapshot_, bucket, prefix);
-    std::string from =
-        start_after.empty() || start_after < prefix ? std::string(prefix) : key_successor(start_after);
+    std::string from = start_after.empty() || start_after < prefix ? std::string(prefix)
+                                                                   : key_successor(start_after);
     stream.seek(from);
     uint32_t returned = 0;
     while (stream.valid()) {
@@ -261,8 +261,8 @@ Result<ObjectPage> Reader::list_objects(std::string_view bucket, std::string_vie
         obj.key = std::string(key);
         if (!obj.record.ParseFromArray(stream.value().data(),
                                        static_cast<int>(stream.value().size()))) {
-            return Status::corruption(fmt::format("unparsable object record for key of {} bytes",
-                                                  key.size()));
+            return Status::corruption(
+                fmt::format("unparsable object record for key of {} bytes", key.size()));
         }
         page.next_start_after = obj.key;
         page.objects.push_back(std::move(obj));

@@ -46,7 +46,7 @@ struct UploadPage {
 };
 
 class Reader {
-public:
+  public:
     explicit Reader(storage::Engine& engine, const storage::Snapshot* snapshot = nullptr)
         : engine_(engine), snapshot_(snapshot) {}
 
@@ -79,7 +79,7 @@ public:
     // Every chunk id referenced by an object or a part (mark phase of GC).
     Status for_each_chunk_ref(const std::function<void(const std::string& chunk_id)>& fn);
 
-private:
+  private:
     storage::IterOptions range(std::string begin, std::string end) const;
 
     storage::Engine& engine_;

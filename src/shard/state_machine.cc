@@ -98,16 +98,36 @@ Result<ApplyOutcome> StateMachine::apply(uint64_t index, const Command& command)
     read_error_ = Status::ok();
     ApplyOutcome outcome;
     switch (command.op_case()) {
-        case Command::kCreateBucket: outcome = apply_create_bucket(command, batch); break;
-        case Command::kDeleteBucket: outcome = apply_delete_bucket(command.delete_bucket(), batch); break;
-        case Command::kPutObject: outcome = apply_put_object(command.put_object(), batch); break;
-        case Command::kDeleteObject: outcome = apply_delete_object(command.delete_object(), batch); break;
-        case Command::kEnsureDirMarker: outcome = apply_ensure_dir_marker(command, batch); break;
-        case Command::kCreateUpload: outcome = apply_create_upload(command.create_upload(), batch); break;
-        case Command::kPutPart: outcome = apply_put_part(command.put_part(), batch); break;
-        case Command::kCompleteUpload: outcome = apply_complete_upload(command, batch); break;
-        case Command::kAbortUpload: outcome = apply_abort_upload(command.abort_upload(), batch); break;
-        case Command::OP_NOT_SET: outcome = fail(Errc::invalid_argument, "empty command"); break;
+        case Command::kCreateBucket:
+            outcome = apply_create_bucket(command, batch);
+            break;
+        case Command::kDeleteBucket:
+            outcome = apply_delete_bucket(command.delete_bucket(), batch);
+            break;
+        case Command::kPutObject:
+            outcome = apply_put_object(command.put_object(), batch);
+            break;
+        case Command::kDeleteObject:
+            outcome = apply_delete_object(command.delete_object(), batch);
+            break;
+        case Command::kEnsureDirMarker:
+            outcome = apply_ensure_dir_marker(command, batch);
+            break;
+        case Command::kCreateUpload:
+            outcome = apply_create_upload(command.create_upload(), batch);
+            break;
+        case Command::kPutPart:
+            outcome = apply_put_part(command.put_part(), batch);
+            break;
+        case Command::kCompleteUpload:
+            outcome = apply_complete_upload(command, batch);
+            break;
+        case Command::kAbortUpload:
+            outcome = apply_abort_upload(command.abort_upload(), batch);
+            break;
+        case Command::OP_NOT_SET:
+            outcome = fail(Errc::invalid_argument, "empty command");
+            break;
     }
     // An engine read failure means we could not decide the outcome: stop.
     if (!read_error_.is_ok()) return read_error_;
@@ -219,9 +239,9 @@ ApplyOutcome StateMachine::apply_complete_upload(const Command& cmd, storage::Wr
         previous = want.part_number();
         auto it = by_number.find(want.part_number());
         if (it == by_number.end() || it->second->etag() != want.etag()) {
-            return fail(Errc::invalid_part,
-                        fmt::format("part {} was not uploaded or its ETag differs",
-                                    want.part_number()));
+            return fail(
+                Errc::invalid_part,
+                fmt::format("part {} was not uploaded or its ETag differs", want.part_number()));
         }
         const PartRecord& part = *it->second;
         bool last = i + 1 == c.parts_size();

@@ -33,7 +33,7 @@ struct ApplyOutcome {
 };
 
 class StateMachine {
-public:
+  public:
     explicit StateMachine(storage::Engine& engine) : engine_(engine) {}
     StateMachine(const StateMachine&) = delete;
     StateMachine& operator=(const StateMachine&) = delete;
@@ -47,7 +47,7 @@ public:
 
     uint64_t applied_index() const { return applied_index_; }
 
-private:
+  private:
     ApplyOutcome apply_create_bucket(const Command& c, storage::WriteBatch& b);
     ApplyOutcome apply_delete_bucket(const DeleteBucket& c, storage::WriteBatch& b);
     ApplyOutcome apply_put_object(const PutObject& c, storage::WriteBatch& b);

@@ -5,8 +5,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
-#include <thread>
 #include <set>
+#include <thread>
 
 #include "common/hash.h"
 #include "common/random.h"
@@ -53,7 +53,7 @@ Command del(const std::string& b, const std::string& k) {
 }
 
 class StateMachineTest : public ::testing::Test {
-protected:
+  protected:
     Status apply(const Command& c) {
         auto r = sm_.apply(++index_, c);
         EXPECT_TRUE(r.is_ok()) << r.status().to_string();
@@ -131,14 +131,16 @@ TEST_F(StateMachineTest, AppliedIndexSurvivesAndOrderIsChecked) {
 }
 
 TEST_F(StateMachineTest, ListingMatchesOracleAcrossDirectories) {
-    uint64_t seed = std::getenv("CLEAVE_SEED") ? std::strtoull(std::getenv("CLEAVE_SEED"), nullptr, 10)
-                                                : 0xC1EAFEULL;
+    uint64_t seed = std::getenv("CLEAVE_SEED")
+                        ? std::strtoull(std::getenv("CLEAVE_SEED"), nullptr, 10)
+                        : 0xC1EAFEULL;
     std::cout << "seed " << seed << " (replay with CLEAVE_SEED=" << seed << ")\n";
     Random rng(seed);
     ASSERT_TRUE(apply(create_bucket("b")).is_ok());
     ASSERT_TRUE(apply(create_bucket("other")).is_ok());
     std::set<std::string> oracle;
-    const char* parts[] = {"a", "a/", "b/", "ab", "a/b/", "z", "/", "..", "%2F", "\xc3\xa9", "\x01"};
+    const char* parts[] = {"a", "a/", "b/",  "ab",       "a/b/", "z",
+                           "/", "..", "%2F", "\xc3\xa9", "\x01"};
     for (int i = 0; i < 400; ++i) {
         std::string k;
         int n = static_cast<int>(rng.range(1, 4));
@@ -253,8 +255,8 @@ TEST_F(StateMachineTest, MultipartCompleteBuildsS3Etag) {
 TEST(StateMachineDeterminism, SameLogSameState) {
     storage::MemoryEngine e1, e2;
     StateMachine a(e1), b(e2);
-    std::vector<Command> log = {create_bucket("b"), marker("b", "x/"), put("b", "x/1", "1"),
-                                put("b", "x/1", "2", true), del("b", "nope"), put("b", "y", "3")};
+    std::vector<Command> log = {create_bucket("b"),         marker("b", "x/"), put("b", "x/1", "1"),
+                                put("b", "x/1", "2", true), del("b", "nope"),  put("b", "y", "3")};
     for (size_t i = 0; i < log.size(); ++i) {
         ASSERT_TRUE(a.apply(i + 1, log[i]).is_ok());
         ASSERT_TRUE(b.apply(i + 1, log[i]).is_ok());
@@ -298,7 +300,8 @@ TEST(LocalReplica, AcknowledgedCommandsSurvivePowerLoss) {
 
 TEST(LocalReplica, ConcurrentProposersAllAnswered) {
     storage::MemoryEngine engine;
-    auto replica = LocalReplica::open(engine, {.max_group_commands = 8, .compact_every_entries = 16});
+    auto replica =
+        LocalReplica::open(engine, {.max_group_commands = 8, .compact_every_entries = 16});
     ASSERT_TRUE(replica.is_ok());
     ASSERT_TRUE((*replica)->propose(create_bucket("b")).is_ok());
     std::vector<std::thread> threads;

@@ -119,15 +119,13 @@ void Checker::read_returned(uint64_t op, const std::string& value) {
 
 size_t Checker::writes_acked() const {
     size_t n = 0;
-    for (const auto& op : ops_)
-        n += op.is_write && op.response;
+    for (const auto& op : ops_) n += op.is_write && op.response;
     return n;
 }
 
 size_t Checker::reads_returned() const {
     size_t n = 0;
-    for (const auto& op : ops_)
-        n += !op.is_write && op.response;
+    for (const auto& op : ops_) n += !op.is_write && op.response;
     return n;
 }
 

@@ -9,8 +9,7 @@ namespace cleave::sim {
 
 Cluster::Cluster(ClusterOptions options)
     : options_(std::move(options)), rng_(options_.seed), network_(rng_) {
-    for (NodeId id : options_.voters)
-        options_.nodes.insert(id);
+    for (NodeId id : options_.voters) options_.nodes.insert(id);
     for (NodeId id : options_.nodes) {
         SimNode& n = nodes_[id];
         n.id = id;
@@ -28,9 +27,7 @@ Cluster::Cluster(ClusterOptions options)
     }
 }
 
-void Cluster::set_trace(std::string* out) {
-    trace_ = out;
-}
+void Cluster::set_trace(std::string* out) { trace_ = out; }
 
 void Cluster::trace(const std::string& line) {
     if (!trace_) return;
@@ -81,8 +78,7 @@ bool Cluster::deliver_one(const std::set<NodeId>* only_to) {
 
 size_t Cluster::deliver_all(size_t max) {
     size_t n = 0;
-    while (n < max && deliver_one())
-        ++n;
+    while (n < max && deliver_one()) ++n;
     return n;
 }
 
@@ -131,8 +127,7 @@ void Cluster::process(SimNode& n) {
         // Persisted: now the messages may leave (ready.h).
         checker_.on_persisted(n.id, n.fsm->log(), r.entries);
         checker_.on_commit(*n.fsm, n.last_seen_commit);
-        for (auto& m : r.messages)
-            network_.send(std::move(m), now_);
+        for (auto& m : r.messages) network_.send(std::move(m), now_);
         if (r.snapshot) {
             n.sm.restore(r.snapshot->data);
             trace(fmt::format("{} installed snapshot {}/{}", n.id, r.snapshot->meta.index,
@@ -142,8 +137,7 @@ void Cluster::process(SimNode& n) {
             std::erase_if(n.pending_writes,
                           [&](const auto& p) { return p.first <= r.snapshot->meta.index; });
         }
-        for (const auto& e : r.committed)
-            apply(n, e);
+        for (const auto& e : r.committed) apply(n, e);
         for (const auto& rs : r.read_states) {
             auto it = n.pending_reads.find(rs.request_id);
             if (it != n.pending_reads.end()) it->second.index = rs.index;

@@ -29,8 +29,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 std::set<NodeId> parse_ids(const std::string& list) {
     std::set<NodeId> out;
-    for (const auto& p : split(list, ','))
-        out.insert(NodeId{std::stoull(p)});
+    for (const auto& p : split(list, ',')) out.insert(NodeId{std::stoull(p)});
     return out;
 }
 
@@ -96,8 +95,7 @@ class Runner {
     }
 
     void flush_dropped() {
-        for (const auto& m : dropped_)
-            out_ += "dropped " + format_message(m) + "\n";
+        for (const auto& m : dropped_) out_ += "dropped " + format_message(m) + "\n";
         dropped_.clear();
     }
 
@@ -109,8 +107,7 @@ class Runner {
             const uint64_t n = args.size() > 1 ? std::stoull(args[1]) : 1;
             for (uint64_t k = 0; k < n; ++k) {
                 if (args.size() > 2) {
-                    for (size_t i = 2; i < args.size(); ++i)
-                        c.tick(id(args, i));
+                    for (size_t i = 2; i < args.size(); ++i) c.tick(id(args, i));
                 } else {
                     c.tick_all();
                 }
@@ -120,8 +117,7 @@ class Runner {
             // deliver [N...]: everything due (to nodes N... only, if given),
             // including what the deliveries themselves send.
             std::set<NodeId> to;
-            for (size_t i = 1; i < args.size(); ++i)
-                to.insert(id(args, i));
+            for (size_t i = 1; i < args.size(); ++i) to.insert(id(args, i));
             const size_t max = 10000;
             for (size_t n = 0; n < max && c.deliver_one(to.empty() ? nullptr : &to); ++n)
                 flush_dropped();
@@ -146,8 +142,7 @@ class Runner {
                 for (size_t b = 0; b < groups.size(); ++b)
                     if (a != b)
                         for (NodeId x : groups[a])
-                            for (NodeId y : groups[b])
-                                c.network().block(x, y);
+                            for (NodeId y : groups[b]) c.network().block(x, y);
         } else if (cmd == "isolate") {
             const NodeId x = id(args, 1);
             for (NodeId y : c.ids()) {
@@ -178,8 +173,7 @@ class Runner {
             if (!r.is_ok()) out_ += "error: " + r.status().to_string() + "\n";
         } else if (cmd == "status") {
             std::vector<NodeId> which;
-            for (size_t i = 1; i < args.size(); ++i)
-                which.push_back(id(args, i));
+            for (size_t i = 1; i < args.size(); ++i) which.push_back(id(args, i));
             if (which.empty()) which.assign(c.ids().begin(), c.ids().end());
             for (NodeId n : which) {
                 if (!c.alive(n)) {
@@ -211,12 +205,8 @@ class Runner {
     bool reported_ = false;
 };
 
-bool is_step(const std::string& line) {
-    return line.rfind("> ", 0) == 0;
-}
-bool is_kept(const std::string& line) {
-    return line.empty() || line[0] == '#';
-}
+bool is_step(const std::string& line) { return line.rfind("> ", 0) == 0; }
+bool is_kept(const std::string& line) { return line.empty() || line[0] == '#'; }
 
 }  // namespace
 

@@ -25,8 +25,7 @@ std::vector<NodeId> alive_nodes(Cluster& c) {
 // A random cut of the nodes: symmetric, or one way only.
 void random_partition(Cluster& c, Random& rng) {
     std::vector<NodeId> a, b;
-    for (NodeId id : c.ids())
-        (rng.chance(1, 2) ? a : b).push_back(id);
+    for (NodeId id : c.ids()) (rng.chance(1, 2) ? a : b).push_back(id);
     const bool one_way = rng.chance(1, 3);
     std::string desc;
     for (NodeId x : a)
@@ -34,11 +33,9 @@ void random_partition(Cluster& c, Random& rng) {
             c.network().block(x, y);
             if (!one_way) c.network().block(y, x);
         }
-    for (NodeId x : a)
-        desc += fmt::format("{} ", x);
+    for (NodeId x : a) desc += fmt::format("{} ", x);
     desc += one_way ? "-/->" : "|";
-    for (NodeId y : b)
-        desc += fmt::format(" {}", y);
+    for (NodeId y : b) desc += fmt::format(" {}", y);
     c.trace("partition " + desc);
 }
 
@@ -96,10 +93,8 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
     ClusterOptions co;
     co.seed = seed ^ 0x5eed5eed5eedULL;
     const uint64_t voters = rng.chance(1, 2) ? 3 : 5;
-    for (uint64_t i = 1; i <= voters; ++i)
-        co.voters.insert(NodeId{i});
-    for (uint64_t i = 1; i <= voters + 2; ++i)
-        co.nodes.insert(NodeId{i});
+    for (uint64_t i = 1; i <= voters; ++i) co.voters.insert(NodeId{i});
+    for (uint64_t i = 1; i <= voters + 2; ++i) co.nodes.insert(NodeId{i});
     raft::RaftOptions& o = co.raft;
     o.group = GroupId{1};
     o.election_timeout_ticks = 10;
@@ -256,8 +251,7 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
         c.network().heal();
         c.network().set_faults({});
         c.options().crash_in_ready_per_mille = 0;
-        for (NodeId id : c.ids())
-            c.restart(id);
+        for (NodeId id : c.ids()) c.restart(id);
         Index final_index;  // Index{} = none yet
         std::string final_value;
         NodeId final_at;
@@ -299,8 +293,7 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
         }
         if (!done && !c.checker().failed()) {
             std::string status;
-            for (NodeId id : c.ids())
-                status += "\n  " + format_status(*c.node(id).fsm);
+            for (NodeId id : c.ids()) status += "\n  " + format_status(*c.node(id).fsm);
             c.checker().fail(fmt::format(
                 "liveness: no write committed and applied by all members within {} ticks after "
                 "healing{}",

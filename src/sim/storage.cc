@@ -11,8 +11,7 @@ void SimStorage::write(const raft::Ready& ready) {
 }
 
 void SimStorage::sync() {
-    for (auto& r : pending_)
-        apply(std::move(r));
+    for (auto& r : pending_) apply(std::move(r));
     pending_.clear();
 }
 
@@ -44,15 +43,13 @@ void SimStorage::apply(Record record) {
     if (entries.empty()) return;
     const Index first = entries.front().index;
     // Truncate the stored log where the new entries begin (Ready contract).
-    while (!entries_.empty() && entries_.back().index >= first)
-        entries_.pop_back();
+    while (!entries_.empty() && entries_.back().index >= first) entries_.pop_back();
     const Index snap_index = snapshot_ ? snapshot_->meta.index : Index{};
     CLEAVE_ASSERT(
         first.value() == (entries_.empty() ? snap_index : entries_.back().index).value() + 1,
         "storage: entries start at {} after {} (snapshot {})", first,
         entries_.empty() ? snap_index : entries_.back().index, snap_index);
-    for (auto& e : entries)
-        entries_.push_back(std::move(e));
+    for (auto& e : entries) entries_.push_back(std::move(e));
 }
 
 void SimStorage::compact(const raft::SnapshotPtr& snapshot) {

@@ -45,8 +45,7 @@ TEST(SimStorage, UnsyncedTailIsLostOrTornNeverReordered) {
         auto st = s.load();
         ASSERT_GE(st.entries.size(), 1u);
         ASSERT_LE(st.entries.size(), 4u);
-        for (size_t i = 0; i < st.entries.size(); ++i)
-            EXPECT_EQ(st.entries[i].index, Index{i + 1});
+        for (size_t i = 0; i < st.entries.size(); ++i) EXPECT_EQ(st.entries[i].index, Index{i + 1});
         // The hard state record comes after the entries: it survives only
         // with all of them.
         if (st.hard_state.vote == NodeId{2}) {
@@ -95,16 +94,13 @@ TEST(Network, DelaysHoldMessagesBack) {
     raft::Message m;
     m.from = NodeId{1};
     m.to = NodeId{2};
-    for (int i = 0; i < 50; ++i)
-        net.send(m, 0);
+    for (int i = 0; i < 50; ++i) net.send(m, 0);
     size_t now0 = 0;
-    while (net.take(0, true))
-        ++now0;
+    while (net.take(0, true)) ++now0;
     EXPECT_GT(now0, 0u);
     EXPECT_LT(now0, 50u);
     size_t later = 0;
-    while (net.take(5, true))
-        ++later;
+    while (net.take(5, true)) ++later;
     EXPECT_EQ(now0 + later, 50u);
 }
 

@@ -25,17 +25,14 @@ Status errno_status(std::string_view what, const std::string& path) {
 }
 
 void put_u32(std::string& out, uint32_t v) {
-    for (int i = 0; i < 4; ++i)
-        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 void put_u64(std::string& out, uint64_t v) {
-    for (int i = 0; i < 8; ++i)
-        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 uint64_t get_le(const char* p, int n) {
     uint64_t v = 0;
-    for (int i = 0; i < n; ++i)
-        v |= uint64_t(uint8_t(p[i])) << (8 * i);
+    for (int i = 0; i < n; ++i) v |= uint64_t(uint8_t(p[i])) << (8 * i);
     return v;
 }
 

@@ -47,9 +47,7 @@ std::optional<std::string> get(Engine& e, std::string_view k, const Snapshot* s 
     return r.is_ok() ? *r : std::nullopt;
 }
 
-std::string key(int i) {
-    return fmt::format("k{:04d}", i);
-}
+std::string key(int i) { return fmt::format("k{:04d}", i); }
 
 class EngineConformance : public ::testing::TestWithParam<EngineParam> {
   protected:
@@ -142,8 +140,7 @@ TEST_P(EngineConformance, LargeValue) {
     Engine& e = *engine_;
     std::string big(1 << 20, '\0');
     Random rng(7);
-    for (auto& c : big)
-        c = static_cast<char>(rng.next_u64());
+    for (auto& c : big) c = static_cast<char>(rng.next_u64());
     ASSERT_TRUE(e.put("big", big).is_ok());
     EXPECT_EQ(get(e, "big"), big);
 }
@@ -156,8 +153,7 @@ class EngineScan : public EngineConformance {
         EngineConformance::SetUp();
         if (IsSkipped()) return;
         WriteBatch b;
-        for (int i = 0; i < 100; ++i)
-            b.put(key(i), "v" + std::to_string(i));
+        for (int i = 0; i < 100; ++i) b.put(key(i), "v" + std::to_string(i));
         ASSERT_TRUE(engine_->write(b).is_ok());
     }
 };
@@ -228,13 +224,11 @@ TEST_P(EngineScan, IteratorSeesStateAtCreation) {
     ASSERT_TRUE(engine_->put(key(70) + "new", "x").is_ok());
     ASSERT_TRUE(engine_->del(key(60)).is_ok());
     std::vector<std::string> seen;
-    for (it->seek_to_first(); it->valid(); it->next())
-        seen.emplace_back(it->key());
+    for (it->seek_to_first(); it->valid(); it->next()) seen.emplace_back(it->key());
     ASSERT_TRUE(it->status().is_ok());
     if (harness_->iterators_are_snapshots()) {
         ASSERT_EQ(seen.size(), 100u);
-        for (int i = 0; i < 100; ++i)
-            EXPECT_EQ(seen[i], key(i));
+        for (int i = 0; i < 100; ++i) EXPECT_EQ(seen[i], key(i));
     } else {
         EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
         EXPECT_TRUE(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
@@ -248,8 +242,7 @@ TEST_P(EngineScan, IteratorSeesStateAtCreation) {
 TEST_P(EngineConformance, LongScanAcrossManyEntries) {
     // More entries than any engine's internal page, with a value per key.
     WriteBatch b;
-    for (int i = 0; i < 1000; ++i)
-        b.put(key(i), std::to_string(i * 7));
+    for (int i = 0; i < 1000; ++i) b.put(key(i), std::to_string(i * 7));
     ASSERT_TRUE(engine_->write(b).is_ok());
     auto all = scan(*engine_, {.lower_bound = key(1), .upper_bound = key(999)});
     ASSERT_EQ(all.size(), 998u);
@@ -264,8 +257,7 @@ TEST_P(EngineConformance, LongScanAcrossManyEntries) {
 TEST_P(EngineConformance, BatchAppliesPutDeleteAndDeleteRangeTogether) {
     Engine& e = *engine_;
     WriteBatch setup;
-    for (int i = 0; i < 10; ++i)
-        setup.put(key(i), "old");
+    for (int i = 0; i < 10; ++i) setup.put(key(i), "old");
     ASSERT_TRUE(e.write(setup).is_ok());
 
     WriteBatch b;
@@ -285,8 +277,7 @@ TEST_P(EngineConformance, BatchAppliesPutDeleteAndDeleteRangeTogether) {
 
 TEST_P(EngineConformance, DeleteRangeEdges) {
     Engine& e = *engine_;
-    for (int i = 0; i < 5; ++i)
-        ASSERT_TRUE(e.put(key(i), "v").is_ok());
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(e.put(key(i), "v").is_ok());
     WriteBatch empty_range;
     empty_range.delete_range(key(2), key(2));  // empty: a no-op
     ASSERT_TRUE(e.write(empty_range).is_ok());
@@ -371,17 +362,13 @@ TEST_P(EngineConformance, SnapshotIsolatedFromLaterWrites) {
 
 TEST_P(EngineConformance, IteratorOverSnapshotWithBounds) {
     Engine& e = *engine_;
-    for (int i = 0; i < 20; ++i)
-        ASSERT_TRUE(e.put(key(i), "s").is_ok());
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(e.put(key(i), "s").is_ok());
     auto snap = e.snapshot();
-    for (int i = 0; i < 20; ++i)
-        ASSERT_TRUE(e.put(key(i), "later").is_ok());
-    for (int i = 20; i < 30; ++i)
-        ASSERT_TRUE(e.put(key(i), "later").is_ok());
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(e.put(key(i), "later").is_ok());
+    for (int i = 20; i < 30; ++i) ASSERT_TRUE(e.put(key(i), "later").is_ok());
     auto r = scan(e, {.lower_bound = key(15), .upper_bound = key(25), .snapshot = snap.get()});
     ASSERT_EQ(r.size(), 5u);
-    for (auto& [k, v] : r)
-        EXPECT_EQ(v, "s") << k;
+    for (auto& [k, v] : r) EXPECT_EQ(v, "s") << k;
     // Two snapshots at different moments coexist.
     auto snap2 = e.snapshot();
     ASSERT_TRUE(e.del(key(0)).is_ok());
@@ -394,8 +381,7 @@ TEST_P(EngineConformance, IteratorOverSnapshotWithBounds) {
 
 TEST_P(EngineConformance, ReopenKeepsSyncedWrites) {
     WriteBatch b;
-    for (int i = 0; i < 50; ++i)
-        b.put(key(i), std::string(100, char('a' + i % 26)));
+    for (int i = 0; i < 50; ++i) b.put(key(i), std::string(100, char('a' + i % 26)));
     ASSERT_TRUE(engine_->write(b, {.sync = true}).is_ok());
     ASSERT_TRUE(engine_->del(key(3), {.sync = true}).is_ok());
     ASSERT_TRUE(engine_->put("unsynced-then-synced", "x", {.sync = false}).is_ok());
@@ -413,8 +399,7 @@ TEST_P(EngineConformance, ReopenKeepsSyncedWrites) {
 
 TEST_P(EngineConformance, CheckpointIsAnOpenableCopyAtThatMoment) {
     Engine& e = *engine_;
-    for (int i = 0; i < 30; ++i)
-        ASSERT_TRUE(e.put(key(i), "cp").is_ok());
+    for (int i = 0; i < 30; ++i) ASSERT_TRUE(e.put(key(i), "cp").is_ok());
     const std::string dir = harness_->scratch_dir() + "/checkpoint";
     ASSERT_TRUE(e.checkpoint(dir).is_ok());
     ASSERT_TRUE(e.put("after-checkpoint", "x").is_ok());
@@ -449,8 +434,7 @@ TEST_P(EngineConformance, ApproximateSizeGrowsWithData) {
         WriteBatch b;
         for (int i = 0; i < 64; ++i) {
             std::string v(1024, '\0');
-            for (auto& c : v)
-                c = static_cast<char>(rng.next_u64());
+            for (auto& c : v) c = static_cast<char>(rng.next_u64());
             std::string k = fmt::format("size/{:02d}/{:03d}", round, i);
             written += k.size() + v.size();
             b.put(k, v);

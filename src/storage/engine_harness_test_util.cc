@@ -92,11 +92,7 @@ std::unique_ptr<EngineHarness> make_redis_harness() {
     return h;
 }
 
-std::unique_ptr<EngineHarness> make_memory_harness() {
-    return std::make_unique<MemoryHarness>();
-}
-std::unique_ptr<EngineHarness> make_rocksdb_harness() {
-    return std::make_unique<RocksDbHarness>();
-}
+std::unique_ptr<EngineHarness> make_memory_harness() { return std::make_unique<MemoryHarness>(); }
+std::unique_ptr<EngineHarness> make_rocksdb_harness() { return std::make_unique<RocksDbHarness>(); }
 
 }  // namespace cleave::storage

@@ -14,8 +14,6 @@ namespace cleave::storage {
 Status validate_batch(const WriteBatch& batch);
 
 // Bytewise order with a shorter key first on a common prefix (memcmp order).
-inline bool key_less(std::string_view a, std::string_view b) {
-    return a < b;
-}
+inline bool key_less(std::string_view a, std::string_view b) { return a < b; }
 
 }  // namespace cleave::storage

@@ -132,8 +132,7 @@ Status MemoryEngine::write(const WriteBatch& batch, const WriteOptions& options)
     if (disk_->live_.use_count() > 1) disk_->live_ = std::make_shared<Map>(*disk_->live_);
     apply_batch(*disk_->live_, batch);
     if (options.sync) {
-        for (const auto& b : disk_->unsynced_)
-            apply_batch(disk_->durable_, b);
+        for (const auto& b : disk_->unsynced_) apply_batch(disk_->durable_, b);
         disk_->unsynced_.clear();
         apply_batch(disk_->durable_, batch);
     } else {
@@ -155,8 +154,7 @@ std::unique_ptr<Snapshot> MemoryEngine::snapshot() {
 Status MemoryEngine::sync() {
     std::lock_guard lock(disk_->mu_);
     if (disk_->fail_writes_) return Status::io_error("memory disk: injected sync failure");
-    for (const auto& b : disk_->unsynced_)
-        apply_batch(disk_->durable_, b);
+    for (const auto& b : disk_->unsynced_) apply_batch(disk_->durable_, b);
     disk_->unsynced_.clear();
     return Status::ok();
 }

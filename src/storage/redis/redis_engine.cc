@@ -16,9 +16,7 @@ namespace cleave::storage {
 
 namespace {
 
-std::shared_ptr<spdlog::logger> logger() {
-    return module_logger("storage");
-}
+std::shared_ptr<spdlog::logger> logger() { return module_logger("storage"); }
 
 // Applies one WriteBatch atomically. KEYS: zset, hash, byte counter.
 // ARGV: ops, each 'p' key value | 'd' key | 'r' begin end.
@@ -99,9 +97,7 @@ struct ReplyDeleter {
 };
 using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 
-std::string_view str(const redisReply* r) {
-    return {r->str, r->len};
-}
+std::string_view str(const redisReply* r) { return {r->str, r->len}; }
 
 struct Script {
     std::string_view body;

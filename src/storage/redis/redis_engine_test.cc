@@ -215,8 +215,7 @@ TEST_F(RedisEngineTest, ServerCrashAndAofRestartKeepAcknowledgedWrites) {
     e = open(server);
     std::vector<std::pair<std::string, std::string>> after;
     auto it = e->iterate({});
-    for (it->seek_to_first(); it->valid(); it->next())
-        after.emplace_back(it->key(), it->value());
+    for (it->seek_to_first(); it->valid(); it->next()) after.emplace_back(it->key(), it->value());
     EXPECT_EQ(after, before);
     auto size = e->approximate_size("", "\xff");
     ASSERT_TRUE(size.is_ok());
@@ -275,8 +274,7 @@ TEST_F(RedisEngineTest, KillUnderLoadLosesNothingAcknowledged) {
     std::map<std::string, int> halves;
     for (it->seek_to_first(); it->valid(); it->next())
         halves[std::string(it->key().substr(0, 12))]++;
-    for (auto& [k, n] : halves)
-        EXPECT_EQ(n, 2) << k;
+    for (auto& [k, n] : halves) EXPECT_EQ(n, 2) << k;
 }
 
 }  // namespace

@@ -53,9 +53,7 @@ bool answers_ping(int port) {
 
 }  // namespace
 
-bool RedisTestServer::available() {
-    return ::access(kBinary, X_OK) == 0;
-}
+bool RedisTestServer::available() { return ::access(kBinary, X_OK) == 0; }
 
 RedisTestServer::RedisTestServer(std::vector<std::string> extra_args)
     : extra_args_(std::move(extra_args)) {
@@ -97,8 +95,7 @@ Status RedisTestServer::launch(int port) {
                                      "always"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
-    for (auto& a : args)
-        argv.push_back(a.data());
+    for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     // fork + exec rather than posix_spawn: the child must die with this
     // process (a crashed test must not leave servers behind) and must not hold

@@ -17,12 +17,8 @@ namespace cleave::storage {
 
 namespace {
 
-rocksdb::Slice slice(std::string_view s) {
-    return {s.data(), s.size()};
-}
-std::string_view view(const rocksdb::Slice& s) {
-    return {s.data(), s.size()};
-}
+rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
 Status to_status(const rocksdb::Status& s, std::string_view what) {
     if (s.ok()) return Status::ok();
@@ -183,9 +179,7 @@ std::unique_ptr<Snapshot> RocksDbEngine::snapshot() {
     return std::make_unique<RocksSnapshot>(impl_->db.get(), impl_->db->GetSnapshot());
 }
 
-Status RocksDbEngine::sync() {
-    return to_status(impl_->db->SyncWAL(), "sync wal");
-}
+Status RocksDbEngine::sync() { return to_status(impl_->db->SyncWAL(), "sync wal"); }
 
 Status RocksDbEngine::checkpoint(const std::string& dir) {
     rocksdb::Checkpoint* raw = nullptr;

@@ -22,9 +22,7 @@ metrics::Counter& errors_counter() {
     return c;
 }
 
-std::string_view str(const redisReply* r) {
-    return {r->str, r->len};
-}
+std::string_view str(const redisReply* r) { return {r->str, r->len}; }
 
 }  // namespace
 
@@ -85,8 +83,7 @@ RedisChunkCache::~RedisChunkCache() {
     std::lock_guard lock(mu_);
     CLEAVE_ASSERT(idle_.size() == open_, "chunk cache destroyed with {} connections in use",
                   open_ - idle_.size());
-    for (Conn* c : idle_)
-        delete c;
+    for (Conn* c : idle_) delete c;
     idle_.clear();
 }
 
@@ -225,8 +222,7 @@ void RedisChunkCache::release(Conn* conn, bool broken, const Status& why) {
         }
     }
     freed_.notify_all();
-    for (Conn* c : dead)
-        delete c;
+    for (Conn* c : dead) delete c;
 }
 
 void RedisChunkCache::mark_down_locked(const Status& why) {

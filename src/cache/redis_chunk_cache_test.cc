@@ -22,21 +22,11 @@ namespace {
 
 using storage::RedisTestServer;
 
-uint64_t counter_value(const char* name) {
-    return metrics::counter(name, "").value();
-}
-uint64_t store_reads() {
-    return counter_value("cleave_chunk_store_reads_total");
-}
-uint64_t hits() {
-    return counter_value("cleave_chunk_cache_hits_total");
-}
-uint64_t misses() {
-    return counter_value("cleave_chunk_cache_misses_total");
-}
-uint64_t corrupt() {
-    return counter_value("cleave_chunk_cache_corrupt_total");
-}
+uint64_t counter_value(const char* name) { return metrics::counter(name, "").value(); }
+uint64_t store_reads() { return counter_value("cleave_chunk_store_reads_total"); }
+uint64_t hits() { return counter_value("cleave_chunk_cache_hits_total"); }
+uint64_t misses() { return counter_value("cleave_chunk_cache_misses_total"); }
+uint64_t corrupt() { return counter_value("cleave_chunk_cache_corrupt_total"); }
 
 // A raw connection to the test server, to look behind the cache's back.
 class RawRedis {
@@ -104,8 +94,7 @@ class RedisChunkCacheTest : public ::testing::Test {
         Random rng(6);
         for (int i = 0; i < 4; ++i) {
             std::string data(100'000 + 1000 * i, '\0');
-            for (char& c : data)
-                c = static_cast<char>(rng.next_u64());
+            for (char& c : data) c = static_cast<char>(rng.next_u64());
             auto id = store_->put(data);
             ASSERT_TRUE(id.is_ok());
             chunks_.emplace_back(*id, std::move(data));
@@ -212,8 +201,7 @@ TEST_F(RedisChunkCacheTest, RedisDownReadsGoToTheStoreAndTheCacheComesBack) {
     auto cache = open_cache(options());
     ASSERT_TRUE(cache);
     CachedChunkSource source(*cache, *store_);
-    for (const auto& [id, data] : chunks_)
-        ASSERT_TRUE(source.get(id).is_ok());
+    for (const auto& [id, data] : chunks_) ASSERT_TRUE(source.get(id).is_ok());
 
     redis_->kill();
     const uint64_t reads0 = store_reads();
@@ -307,8 +295,7 @@ TEST_F(RedisChunkCacheTest, ConcurrentReadersGetTheRightBytes) {
             }
         });
     }
-    for (auto& th : threads)
-        th.join();
+    for (auto& th : threads) th.join();
     EXPECT_EQ(bad.load(), 0);
     EXPECT_FALSE(cache->down());
 }

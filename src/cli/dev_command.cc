@@ -42,7 +42,8 @@ std::pair<std::string, std::string> generate_credentials() {
     static constexpr char upper[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     std::string raw = os_random_bytes(16);
     std::string access = "CLV";
-    for (size_t i = 0; access.size() < 20; ++i) access.push_back(upper[static_cast<uint8_t>(raw[i]) % 32]);
+    for (size_t i = 0; access.size() < 20; ++i)
+        access.push_back(upper[static_cast<uint8_t>(raw[i]) % 32]);
     std::string secret = base64_encode(os_random_bytes(30));
     for (char& c : secret) {
         if (c == '+') c = 'x';
@@ -123,7 +124,8 @@ void add_dev_options(CLI::App& cmd, DevOptions& o) {
     cmd.add_option("--region", o.region, "Region the SigV4 scope must name");
     cmd.add_option("--virtual-host-suffix", o.virtual_host_suffixes,
                    "Host suffixes for virtual-host-style addressing (BUCKET.SUFFIX)");
-    cmd.add_option("--gc-grace-seconds", o.gc_grace_s, "Unreferenced chunks younger than this stay");
+    cmd.add_option("--gc-grace-seconds", o.gc_grace_s,
+                   "Unreferenced chunks younger than this stay");
     cmd.add_option("--gc-interval-seconds", o.gc_interval_s, "Chunk GC period; 0 = never");
 }
 
@@ -176,8 +178,9 @@ int run_dev(const DevOptions& o) {
             if (engine_url.is_ok() && engine_url->host == cache_url->host &&
                 engine_url->port == cache_url->port) {
                 // maxmemory and allkeys-lru are server-wide: they would evict the engine's state.
-                return fail("--chunk-cache must name another Redis server than --redis-url: the "
-                            "cache sets maxmemory and allkeys-lru eviction on its server");
+                return fail(
+                    "--chunk-cache must name another Redis server than --redis-url: the "
+                    "cache sets maxmemory and allkeys-lru eviction on its server");
             }
         }
         cache::RedisChunkCacheOptions co;
@@ -212,8 +215,10 @@ int run_dev(const DevOptions& o) {
     std::printf("ready: S3 endpoint %s\n", endpoint.c_str());
     std::printf("  access key: %s\n  secret key: %s\n", creds->access_key.c_str(),
                 creds->secret_key.c_str());
-    std::printf("  try: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url %s s3 mb s3://demo\n",
-                creds->access_key.c_str(), creds->secret_key.c_str(), endpoint.c_str());
+    std::printf(
+        "  try: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url %s s3 mb "
+        "s3://demo\n",
+        creds->access_key.c_str(), creds->secret_key.c_str(), endpoint.c_str());
     std::fflush(stdout);
     log()->info("cleave dev ready on {} (engine {}, data {}{})", endpoint, o.engine, o.data_dir,
                 chunk_cache ? ", chunk cache " + chunk_cache->where() : std::string());

@@ -389,7 +389,10 @@ asio::awaitable<S3Result<size_t>> Connection::read_raw() {
     if (!body_->continue_sent) {
         body_->continue_sent = true;
         auto expect = msg[http::field::expect];
-        if (iequals(trim(expect), "100-continue") && !parser_->is_done()) {
+        // Sent even for an empty body: botocore waits for the interim
+        // answer whenever it asked for one, and otherwise misreads the next
+        // answer on a kept-alive connection.
+        if (iequals(trim(expect), "100-continue")) {
             static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
             stream_.expires_after(std::chrono::milliseconds(server_.config.idle_timeout_ms));
             auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), kTuple);

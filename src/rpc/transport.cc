@@ -14,6 +14,12 @@
 // compiler bug: "free(): invalid pointer" at run time). Every argument with
 // a destructor that a co_await expression passes is therefore a named local.
 
+// Every coroutine keeps `live` (a copy of live_) and checks it after each
+// co_await before touching a member: the Transport may have been destroyed
+// while the coroutine waited (see ~Transport).
+#define CLEAVE_RPC_RETURN_IF_GONE(...) \
+    if (!live->alive) co_return __VA_ARGS__
+
 namespace cleave::rpc {
 
 namespace asio = boost::asio;
@@ -66,11 +72,16 @@ struct Transport::Pending {
 };
 
 Transport::Transport(asio::io_context& io, TransportConfig config)
-    : io_(io), config_(std::move(config)), acceptor_(io) {
+    : io_(io), config_(std::move(config)), acceptor_(io), live_(std::make_shared<Liveness>()) {
     CLEAVE_ASSERT(!config_.secret.empty(), "transport needs a cluster secret");
 }
 
-Transport::~Transport() { stop(); }
+Transport::~Transport() {
+    stop();
+    // Coroutines still queued on the io_context resume after this object is
+    // gone; each checks the shared flag before touching a member.
+    live_->alive = false;
+}
 
 Status Transport::start() {
     boost::system::error_code ec;
@@ -146,6 +157,7 @@ Status Transport::send(uint64_t peer_id, std::string body) {
 }
 
 awaitable<Result<std::string>> Transport::call(uint64_t peer_id, std::string body) {
+    const auto live = live_;
     if (stopped_) co_return Status(Errc::aborted, "transport stopped");
     uint32_t id = next_request_id_++;
     if (next_request_id_ == 0) next_request_id_ = 1;
@@ -155,6 +167,7 @@ awaitable<Result<std::string>> Transport::call(uint64_t peer_id, std::string bod
     if (!queued.is_ok()) co_return queued;
     pending_[id] = pending;
     co_await pending->timer.async_wait(as_tuple_awaitable);
+    CLEAVE_RPC_RETURN_IF_GONE(Status(Errc::aborted, "transport destroyed"));
     pending_.erase(id);
     if (pending->result) co_return std::move(*pending->result);
     co_return Status::unavailable(fmt::format("call to peer {} timed out", peer_id));
@@ -186,9 +199,10 @@ void Transport::dispatch(uint64_t from, Frame frame) {
             }
             asio::co_spawn(
                 io_,
-                [this, from, id = frame.request_id,
+                [this, live = live_, from, id = frame.request_id,
                  body = std::move(frame.body)]() mutable -> awaitable<void> {
                     auto r = co_await on_request_(from, std::move(body));
+                    CLEAVE_RPC_RETURN_IF_GONE();
                     Status s = enqueue(from, Frame{FrameKind::response, id, encode_response(r)});
                     s.ignore();  // a refused response looks like a timeout to the caller
                 },
@@ -212,8 +226,10 @@ void Transport::dispatch(uint64_t from, Frame frame) {
 }
 
 awaitable<void> Transport::accept_loop() {
+    const auto live = live_;
     while (!stopped_) {
         auto [ec, socket] = co_await acceptor_.async_accept(as_tuple_awaitable);
+        CLEAVE_RPC_RETURN_IF_GONE();
         if (ec) {
             if (stopped_) co_return;
             log()->warn("node {}: accept failed: {}", config_.node_id, ec.message());
@@ -255,9 +271,11 @@ awaitable<void> Transport::serve_accepted(tcp::socket socket) {
             socket.close(ignored);
         }
     });
+    const auto live = live_;
     FrameDecoder decoder(64 << 10);
     AcceptorHandshake hs({config_.node_id, config_.cluster, config_.secret}, os_random_bytes(16));
     auto hello = co_await read_frame(socket, decoder);
+    CLEAVE_RPC_RETURN_IF_GONE();
     Status failed;
     if (!hello.is_ok()) {
         failed = hello.status();
@@ -267,8 +285,10 @@ awaitable<void> Transport::serve_accepted(tcp::socket socket) {
             failed = challenge.status();
         } else {
             failed = co_await write_frame(socket, *challenge);
+            CLEAVE_RPC_RETURN_IF_GONE();
             if (failed.is_ok()) {
                 auto auth = co_await read_frame(socket, decoder);
+                CLEAVE_RPC_RETURN_IF_GONE();
                 if (auth.is_ok()) {
                     failed = hs.on_auth(*auth);
                 } else {
@@ -297,6 +317,7 @@ awaitable<void> Transport::serve_accepted(tcp::socket socket) {
 }
 
 awaitable<void> Transport::dial_loop(std::shared_ptr<Peer> p) {
+    const auto live = live_;
     int64_t backoff_ms = config_.reconnect_min_ms;
     asio::steady_timer timer(io_);
     while (!stopped_) {
@@ -306,6 +327,7 @@ awaitable<void> Transport::dial_loop(std::shared_ptr<Peer> p) {
         if (!ec) {
             std::tie(ec) =
                 co_await socket.async_connect(tcp::endpoint(addr, p->port), as_tuple_awaitable);
+            CLEAVE_RPC_RETURN_IF_GONE();
         }
         if (!ec) {
             socket.set_option(tcp::no_delay(true), ec);
@@ -314,12 +336,15 @@ awaitable<void> Transport::dial_loop(std::shared_ptr<Peer> p) {
                                os_random_bytes(16));
             const Frame hello = hs.hello();  // no temporaries in co_await (GCC 12, see top)
             Status s = co_await write_frame(socket, hello);
+            CLEAVE_RPC_RETURN_IF_GONE();
             if (s.is_ok()) {
                 auto challenge = co_await read_frame(socket, decoder);
+                CLEAVE_RPC_RETURN_IF_GONE();
                 if (challenge.is_ok()) {
                     auto auth = hs.on_challenge(*challenge);
                     if (auth.is_ok()) {
                         s = co_await write_frame(socket, *auth);
+                        CLEAVE_RPC_RETURN_IF_GONE();
                     } else {
                         s = auth.status();
                     }
@@ -335,6 +360,7 @@ awaitable<void> Transport::dial_loop(std::shared_ptr<Peer> p) {
                 backoff_ms = config_.reconnect_min_ms;
                 std::string no_leftover;
                 co_await run_connection(p, std::move(socket), std::move(no_leftover));
+                CLEAVE_RPC_RETURN_IF_GONE();
             } else {
                 ++stats_.handshakes_refused;
                 log()->warn("node {}: handshake with peer {} failed: {}", config_.node_id, p->id,
@@ -344,6 +370,7 @@ awaitable<void> Transport::dial_loop(std::shared_ptr<Peer> p) {
         if (stopped_) break;
         timer.expires_after(std::chrono::milliseconds(backoff_ms));
         co_await timer.async_wait(as_tuple_awaitable);
+        CLEAVE_RPC_RETURN_IF_GONE();
         backoff_ms = std::min(backoff_ms * 2, config_.reconnect_max_ms);
     }
     p->dialing = false;
@@ -351,6 +378,7 @@ awaitable<void> Transport::dial_loop(std::shared_ptr<Peer> p) {
 
 awaitable<void> Transport::run_connection(std::shared_ptr<Peer> p, tcp::socket socket,
                                           std::string leftover) {
+    const auto live = live_;
     boost::system::error_code ignored;
     if (p->socket) p->socket->close(ignored);  // a newer connection replaces the old one
     auto sock = std::make_shared<tcp::socket>(std::move(socket));
@@ -378,6 +406,7 @@ awaitable<void> Transport::run_connection(std::shared_ptr<Peer> p, tcp::socket s
         }
         if (broken) break;
         auto [ec, n] = co_await sock->async_read_some(asio::buffer(buf), as_tuple_awaitable);
+        CLEAVE_RPC_RETURN_IF_GONE();
         if (ec) break;
         decoder.feed(std::string_view(buf, n));
     }
@@ -391,10 +420,12 @@ awaitable<void> Transport::run_connection(std::shared_ptr<Peer> p, tcp::socket s
 }
 
 awaitable<void> Transport::write_loop(std::shared_ptr<Peer> p, uint64_t generation) {
+    const auto live = live_;
     while (!stopped_ && p->generation == generation && p->socket) {
         if (p->queue.empty()) {
             p->wake.expires_at(asio::steady_timer::time_point::max());
             co_await p->wake.async_wait(as_tuple_awaitable);
+            CLEAVE_RPC_RETURN_IF_GONE();
             continue;
         }
         // Coalesce queued frames into one write.
@@ -407,6 +438,7 @@ awaitable<void> Transport::write_loop(std::shared_ptr<Peer> p, uint64_t generati
         }
         auto sock = p->socket;
         auto [ec, n] = co_await asio::async_write(*sock, asio::buffer(wire), as_tuple_awaitable);
+        CLEAVE_RPC_RETURN_IF_GONE();
         if (ec) {
             boost::system::error_code ignored;
             sock->close(ignored);

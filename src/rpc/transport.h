@@ -19,7 +19,8 @@
 //
 // Threading: a Transport lives on one io_context executor; every method must
 // be called on it (from a coroutine or handler running there). stop() ends
-// every coroutine it started.
+// every coroutine it started; the Transport may be destroyed while some of
+// them are still queued (they find it gone and return).
 
 #include <cstdint>
 #include <deque>
@@ -111,6 +112,12 @@ class Transport {
     std::shared_ptr<Peer> peer(uint64_t id);
     void fail_pending_of(uint64_t peer, const Status& why);
 
+    // Shared with every coroutine: false once the Transport is destroyed, so
+    // a coroutine resumed afterwards returns without touching a member.
+    struct Liveness {
+        bool alive = true;
+    };
+
     boost::asio::io_context& io_;
     const TransportConfig config_;
     boost::asio::ip::tcp::acceptor acceptor_;
@@ -122,6 +129,7 @@ class Transport {
     uint32_t next_request_id_ = 1;
     std::map<uint32_t, std::shared_ptr<Pending>> pending_;
     TransportStats stats_;
+    const std::shared_ptr<Liveness> live_;
 };
 
 }  // namespace cleave::rpc

@@ -487,31 +487,17 @@ asio::awaitable<void> Connection::put_object(Request& req) {
         co_return;
     }
 
-    auto writer =
-        co_await blocking([&] { return server_.service.begin_put(req.addr.bucket, req.addr.key); });
-    if (!writer) {
-        const S3Error err_ = s3_error_from_status(writer.status());
-        co_await send_error(req, err_);
-        co_return;
-    }
-    auto digest = co_await stream_body_into(req, **writer);
-    if (!digest) {
-        const S3Error err_ = digest.error();
-        co_await send_error(req, err_);
-        co_return;
-    }
-    auto info = co_await blocking([&] {
-        return server_.service.commit_put(std::move(writer.value()), req.addr.bucket, req.addr.key,
-                                          *headers, *conditions);
-    });
-    if (!info) {
-        const S3Error err_ = s3_error_from_status(info.status());
-        co_await send_error(req, err_);
-        co_return;
-    }
-    StringResponse res = make_response(http::status::ok, req);
-    res.set(http::field::etag, quote_etag(info->etag));
-    co_await send(res);
+    const BeginBody begin = [&] {
+        return server_.service.begin_put(req.addr.bucket, req.addr.key);
+    };
+    const CommitBody commit =
+        [&](std::unique_ptr<service::BodyWriter> writer) -> Result<std::string> {
+        CLEAVE_ASSIGN_OR_RETURN(
+            auto info, server_.service.commit_put(std::move(writer), req.addr.bucket, req.addr.key,
+                                                  *headers, *conditions));
+        return info.etag;
+    };
+    co_await receive_body(req, begin, commit);
 }
 
 asio::awaitable<void> Connection::copy_object(Request& req) {
@@ -818,9 +804,22 @@ asio::awaitable<void> Connection::upload_part(Request& req) {
         co_return;
     }
     const auto part_number = static_cast<uint32_t>(*part);
-    auto writer = co_await blocking([&] {
+    const BeginBody begin = [&] {
         return server_.service.begin_part(req.addr.bucket, req.addr.key, *upload_id, part_number);
-    });
+    };
+    const CommitBody commit =
+        [&](std::unique_ptr<service::BodyWriter> writer) -> Result<std::string> {
+        CLEAVE_ASSIGN_OR_RETURN(
+            auto info, server_.service.commit_part(std::move(writer), req.addr.bucket, req.addr.key,
+                                                   *upload_id, part_number));
+        return info.etag;
+    };
+    co_await receive_body(req, begin, commit);
+}
+
+asio::awaitable<void> Connection::receive_body(Request& req, const BeginBody& begin,
+                                               const CommitBody& commit) {
+    auto writer = co_await blocking([&] { return begin(); });
     if (!writer) {
         const S3Error err_ = s3_error_from_status(writer.status());
         co_await send_error(req, err_);
@@ -832,17 +831,14 @@ asio::awaitable<void> Connection::upload_part(Request& req) {
         co_await send_error(req, err_);
         co_return;
     }
-    auto info = co_await blocking([&] {
-        return server_.service.commit_part(std::move(writer.value()), req.addr.bucket, req.addr.key,
-                                           *upload_id, part_number);
-    });
-    if (!info) {
-        const S3Error err_ = s3_error_from_status(info.status());
+    auto etag = co_await blocking([&] { return commit(std::move(writer.value())); });
+    if (!etag) {
+        const S3Error err_ = s3_error_from_status(etag.status());
         co_await send_error(req, err_);
         co_return;
     }
     StringResponse res = make_response(http::status::ok, req);
-    res.set(http::field::etag, quote_etag(info->etag));
+    res.set(http::field::etag, quote_etag(*etag));
     co_await send(res);
 }
 

@@ -3,6 +3,7 @@
 // connection's coroutine. Not for other modules.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -146,6 +147,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::awaitable<void> complete_multipart_upload(Request& req);
     asio::awaitable<void> abort_multipart_upload(Request& req);
     asio::awaitable<void> list_parts(Request& req);
+    // PutObject and UploadPart: begin a writer, stream the body into it,
+    // commit it, answer 200 with the committed ETag (or the S3 error).
+    using BeginBody = std::function<Result<std::unique_ptr<service::BodyWriter>>()>;
+    using CommitBody = std::function<Result<std::string>(std::unique_ptr<service::BodyWriter>)>;
+    asio::awaitable<void> receive_body(Request& req, const BeginBody& begin,
+                                       const CommitBody& commit);
     // Streams a body into a writer; returns the digest after all checks.
     asio::awaitable<S3Result<service::BodyDigest>> stream_body_into(const Request& req,
                                                                     service::BodyWriter& writer);

@@ -30,11 +30,12 @@ check src/blob 'raft/|sim/|meta/|shard/|service/|s3/|cli/|rocksdb/|hiredis' "src
 check src/meta 'sim/|shard/|service/|s3/|cli/|rocksdb/|hiredis|boost/' "src/meta is pure encodings and decisions"
 check src/shard 'sim/|service/|s3/|cli/|rocksdb/|hiredis|boost/' "src/shard must not see services, S3 or engine libraries"
 check src/service 'sim/|s3/|cli/|rocksdb/|hiredis' "src/service must not see S3 or engine libraries"
-check src/s3 'raft/|sim/|storage/|blob/|meta/|shard/|rocksdb/|hiredis|service/local' "src/s3 talks to service/object_service.h only"
+check src/s3 'raft/|sim/|storage/|blob/|meta/|shard/|rocksdb/|hiredis|service/local|node/|multiraft/|rpc/' "src/s3 talks to service/object_service.h only"
 
 check src/rpc 'raft/|sim/|storage/|blob/|meta/|shard/|service/|s3/|cli/|rocksdb/|hiredis' "src/rpc is transport only"
 
-check src/multiraft 'sim/|s3/|cli/|service/|rocksdb/|hiredis' "src/multiraft hosts Raft groups; it does not see S3 or services"
+check src/multiraft 'sim/|s3/|cli/|service/|node/|shard/|rocksdb/|hiredis' "src/multiraft hosts Raft groups; it does not see shards, services or S3"
+check src/node 'sim/|s3/|cli/|rocksdb/|hiredis' "src/node wires a cluster member below the S3 layer and the CLI"
 
 # Only storage/rocksdb includes RocksDB, only storage/redis includes hiredis.
 rocks=$(grep -rlE '#include *[<"]rocksdb/' src | grep -v '^src/storage/rocksdb/' || true)

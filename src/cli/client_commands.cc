@@ -51,20 +51,7 @@ std::string env_or(const char* a, const char* b, const std::string& fallback = {
 }
 
 Result<std::unique_ptr<S3Client>> connect(const ClientFlags& f) {
-    ClientConfig c;
-    c.endpoint = f.endpoint.empty() ? env_or("CLEAVE_ENDPOINT", nullptr, "http://127.0.0.1:9000")
-                                    : f.endpoint;
-    c.credentials.access_key =
-        f.access_key.empty() ? env_or("CLEAVE_ACCESS_KEY", "AWS_ACCESS_KEY_ID") : f.access_key;
-    c.credentials.secret_key =
-        f.secret_key.empty() ? env_or("CLEAVE_SECRET_KEY", "AWS_SECRET_ACCESS_KEY") : f.secret_key;
-    c.region = f.region;
-    if (c.credentials.access_key.empty() || c.credentials.secret_key.empty()) {
-        return Status::invalid_argument(
-            "no credentials: set CLEAVE_ACCESS_KEY and CLEAVE_SECRET_KEY (or pass --access-key "
-            "and --secret-key)");
-    }
-    return S3Client::connect(std::move(c));
+    return connect_client(f.endpoint, f.access_key, f.secret_key, f.region);
 }
 
 int report(const std::string& cmd, const Status& s) {
@@ -211,6 +198,26 @@ Status do_ls(const ClientFlags& f, const std::string& target, bool recursive) {
 }
 
 }  // namespace
+
+Result<std::unique_ptr<S3Client>> connect_client(const std::string& endpoint,
+                                                 const std::string& access_key,
+                                                 const std::string& secret_key,
+                                                 const std::string& region) {
+    ClientConfig c;
+    c.endpoint =
+        endpoint.empty() ? env_or("CLEAVE_ENDPOINT", nullptr, "http://127.0.0.1:9000") : endpoint;
+    c.credentials.access_key =
+        access_key.empty() ? env_or("CLEAVE_ACCESS_KEY", "AWS_ACCESS_KEY_ID") : access_key;
+    c.credentials.secret_key =
+        secret_key.empty() ? env_or("CLEAVE_SECRET_KEY", "AWS_SECRET_ACCESS_KEY") : secret_key;
+    c.region = region;
+    if (c.credentials.access_key.empty() || c.credentials.secret_key.empty()) {
+        return Status::invalid_argument(
+            "no credentials: set CLEAVE_ACCESS_KEY and CLEAVE_SECRET_KEY (or pass --access-key "
+            "and --secret-key)");
+    }
+    return S3Client::connect(std::move(c));
+}
 
 void add_client_commands(CLI::App& app) {
     auto flags = std::make_shared<ClientFlags>();

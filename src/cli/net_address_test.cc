@@ -25,5 +25,23 @@ TEST(NetAddress, RejectsBadInputWithAClearMessage) {
     }
 }
 
+TEST(NetAddress, SeedsKeepTheirOrder) {
+    auto r = resolve_seeds("127.0.0.3:7001,127.0.0.1:7001,localhost:7002");
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    ASSERT_EQ(r->size(), 3u);
+    EXPECT_EQ((*r)[0].host, "127.0.0.3");
+    EXPECT_EQ((*r)[1].host, "127.0.0.1");
+    EXPECT_EQ((*r)[2].host, "127.0.0.1");
+    EXPECT_EQ((*r)[2].port, 7002);
+}
+
+TEST(NetAddress, SeedsRejectDuplicatesAndGarbage) {
+    EXPECT_EQ(resolve_seeds("127.0.0.1:7001,127.0.0.1:7001").status().code(),
+              Errc::invalid_argument);
+    EXPECT_EQ(resolve_seeds("").status().code(), Errc::invalid_argument);
+    EXPECT_EQ(resolve_seeds("no-such-host.invalid:7001").status().code(), Errc::invalid_argument);
+    EXPECT_EQ(resolve_seeds("127.0.0.1").status().code(), Errc::invalid_argument);
+}
+
 }  // namespace
 }  // namespace cleave::cli

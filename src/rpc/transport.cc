@@ -139,6 +139,10 @@ bool Transport::connected(uint64_t id) const {
 }
 
 Status Transport::enqueue(uint64_t id, Frame frame) {
+    if (partitioned_) {
+        ++stats_.frames_dropped;
+        return Status::unavailable(fmt::format("partitioned from peer {} (failpoint)", id));
+    }
     auto it = peers_.find(id);
     if (it == peers_.end()) return Status::unavailable(fmt::format("unknown peer {}", id));
     auto& p = it->second;
@@ -156,13 +160,15 @@ Status Transport::send(uint64_t peer_id, std::string body) {
     return enqueue(peer_id, Frame{FrameKind::one_way, 0, std::move(body)});
 }
 
-awaitable<Result<std::string>> Transport::call(uint64_t peer_id, std::string body) {
+awaitable<Result<std::string>> Transport::call(uint64_t peer_id, std::string body,
+                                               int64_t timeout_ms) {
     const auto live = live_;
     if (stopped_) co_return Status(Errc::aborted, "transport stopped");
     uint32_t id = next_request_id_++;
     if (next_request_id_ == 0) next_request_id_ = 1;
     auto pending = std::make_shared<Pending>(io_, peer_id);
-    pending->timer.expires_after(std::chrono::milliseconds(config_.call_timeout_ms));
+    pending->timer.expires_after(
+        std::chrono::milliseconds(timeout_ms > 0 ? timeout_ms : config_.call_timeout_ms));
     Status queued = enqueue(peer_id, Frame{FrameKind::request, id, std::move(body)});
     if (!queued.is_ok()) co_return queued;
     pending_[id] = pending;
@@ -183,6 +189,10 @@ void Transport::fail_pending_of(uint64_t peer_id, const Status& why) {
 }
 
 void Transport::dispatch(uint64_t from, Frame frame) {
+    if (partitioned_) {
+        ++stats_.frames_dropped;
+        return;
+    }
     ++stats_.frames_received;
     switch (frame.kind) {
         case FrameKind::one_way:

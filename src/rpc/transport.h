@@ -57,7 +57,8 @@ struct TransportStats {
     uint64_t frames_received = 0;
     uint64_t handshakes_refused = 0;
     uint64_t connections_opened = 0;
-    uint64_t sends_refused = 0;  // backpressure
+    uint64_t sends_refused = 0;   // backpressure
+    uint64_t frames_dropped = 0;  // by the partition failpoint
 };
 
 class Transport {
@@ -86,14 +87,21 @@ class Transport {
     // Queues a one-way frame. unavailable when the peer's queue is full or
     // the peer is unknown.
     Status send(uint64_t peer, std::string body);
-    // A request and its response.
-    boost::asio::awaitable<Result<std::string>> call(uint64_t peer, std::string body);
+    // A request and its response; timeout_ms 0 = the configured default.
+    boost::asio::awaitable<Result<std::string>> call(uint64_t peer, std::string body,
+                                                     int64_t timeout_ms = 0);
 
     // Whether an authenticated connection to the peer is up.
     bool connected(uint64_t peer) const;
     const TransportStats& stats() const { return stats_; }
 
     void stop();
+
+    // Failpoint for tests of network partitions: while on, every frame this
+    // node would send is refused and every frame it receives is dropped —
+    // the node is cut off from all peers, though its sockets stay up.
+    void set_partitioned(bool on) { partitioned_ = on; }
+    bool partitioned() const { return partitioned_; }
 
   private:
     struct Peer;
@@ -123,6 +131,7 @@ class Transport {
     boost::asio::ip::tcp::acceptor acceptor_;
     uint16_t port_ = 0;
     bool stopped_ = false;
+    bool partitioned_ = false;
     MessageHandler on_message_;
     RequestHandler on_request_;
     std::map<uint64_t, std::shared_ptr<Peer>> peers_;

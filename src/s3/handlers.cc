@@ -12,6 +12,7 @@ namespace cleave::s3 {
 namespace {
 
 using C = S3ErrorCode;
+constexpr std::string_view kAdminPrefix = "/_cleave/admin/";
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 // The headers GET and HEAD send about an object.
@@ -85,14 +86,18 @@ asio::awaitable<void> Connection::dispatch(Request& req) {
     // Prometheus metrics and a liveness check.
     if (req.method == "GET" &&
         (req.raw_path == "/_cleave/metrics" || req.raw_path == "/_cleave/health")) {
-        StringResponse res = make_response(http::status::ok, req);
+        const bool health = req.raw_path == "/_cleave/health";
+        const bool ok = !health || !server_.config.healthy || server_.config.healthy();
+        StringResponse res =
+            make_response(ok ? http::status::ok : http::status::service_unavailable, req);
         res.set(http::field::content_type, "text/plain; version=0.0.4");
         std::string body_ =
-            req.raw_path == "/_cleave/health" ? std::string("ok\n") : metrics::render_prometheus();
+            health ? std::string(ok ? "ok\n" : "unavailable\n") : metrics::render_prometheus();
         res.body() = std::move(body_);
         co_await send(res);
         co_return;
     }
+    if (req.raw_path.rfind(kAdminPrefix, 0) == 0) co_return co_await admin(req);
     auto addr = resolve_addressing(req.host, req.raw_path, server_.suffixes);
     if (!addr) {
         const S3Error err_ = addr.error();
@@ -177,6 +182,36 @@ asio::awaitable<void> Connection::dispatch(Request& req) {
         const S3Error err_ = s3_error(C::not_implemented);
         co_await send_error(req, err_);
     }
+}
+
+// ------------------------------------------------------------------ Admin ----
+
+asio::awaitable<void> Connection::admin(Request& req) {
+    SigV4Request sreq{req.method, req.raw_path, req.query, req.headers, std::string()};
+    auto auth = verify_request(
+        sreq, server_.credentials,
+        {.now_ms = server_.now_ms(), .max_skew_ms = server_.config.max_clock_skew_ms});
+    if (!auth) {
+        const S3Error err_ = auth.error();
+        co_await send_error(req, err_);
+        co_return;
+    }
+    if (!server_.config.admin) {
+        const S3Error err_ = s3_error(C::not_implemented, "This server has no admin interface.");
+        co_await send_error(req, err_);
+        co_return;
+    }
+    const std::string path = req.raw_path.substr(std::string_view(kAdminPrefix).size());
+    auto r = co_await blocking([&] { return server_.config.admin(req.method, path, req.query); });
+    if (!r) {
+        const S3Error err_ = s3_error_from_status(r.status());
+        co_await send_error(req, err_);
+        co_return;
+    }
+    StringResponse res = make_response(http::status::ok, req);
+    res.set(http::field::content_type, "application/json");
+    res.body() = std::move(*r);
+    co_await send(res);
 }
 
 // ---------------------------------------------------------------- Buckets ----

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,17 @@ struct ServerConfig {
 
     // Wall clock for SigV4 (tests inject one); nullptr = the system clock.
     const Clock* clock = nullptr;
+
+    // Optional hooks of a cluster node. `healthy`: GET /_cleave/health answers
+    // 503 while it returns false (e.g. no leader known). `admin`: requests
+    // under /_cleave/admin/, signed like any S3 request, are answered with
+    // the JSON it returns: (method, path after "/_cleave/admin/", query
+    // parameters). It may block; it runs on the blocking pool.
+    std::function<bool()> healthy;
+    std::function<Result<std::string>(
+        const std::string& method, const std::string& path,
+        const std::vector<std::pair<std::string, std::string>>& query)>
+        admin;
 };
 
 class Server {

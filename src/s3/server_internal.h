@@ -129,6 +129,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     // ---- Handlers (handlers.cc) ----
     asio::awaitable<void> dispatch(Request& req);
+    asio::awaitable<void> admin(Request& req);
     asio::awaitable<void> list_buckets(Request& req);
     asio::awaitable<void> create_bucket(Request& req);
     asio::awaitable<void> delete_bucket(Request& req);

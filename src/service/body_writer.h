@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "blob/chunk_replicator.h"
 #include "blob/chunk_store.h"
 #include "common/hash.h"
 #include "service/local_object_service.h"
@@ -19,8 +20,11 @@ namespace cleave::service {
 class LocalBodyWriter final : public BodyWriter {
   public:
     // inline_limit 0: always chunks (multipart parts).
+    // Each chunk is durable here, then handed to `replicator` (when set), before
+    // write()/finish() return.
     LocalBodyWriter(blob::ChunkStore& chunks, ChunkPins& pins, size_t chunk_size,
-                    size_t inline_limit, uint64_t max_size);
+                    size_t inline_limit, uint64_t max_size,
+                    blob::ChunkReplicator* replicator = nullptr);
     ~LocalBodyWriter() override;
 
     Status write(std::string_view data) override;
@@ -36,6 +40,7 @@ class LocalBodyWriter final : public BodyWriter {
 
     blob::ChunkStore& chunks_;
     ChunkPins& pins_;
+    blob::ChunkReplicator* const replicator_;
     const size_t chunk_size_;
     const size_t inline_limit_;
     const uint64_t max_size_;

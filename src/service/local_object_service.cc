@@ -78,12 +78,14 @@ std::vector<std::string> ChunkPins::snapshot() const {
 // ---- LocalObjectService -----------------------------------------------------
 
 LocalObjectService::LocalObjectService(storage::Engine& engine, blob::ChunkStore& chunks,
-                                       shard::LocalReplica& replica, const Clock& clock,
+                                       shard::Replica& replica, const Clock& clock,
                                        LocalObjectServiceOptions options,
-                                       blob::ChunkSource* read_source)
+                                       blob::ChunkSource* read_source,
+                                       blob::ChunkReplicator* replicator)
     : engine_(engine),
       chunks_(chunks),
       read_source_(read_source ? *read_source : chunks),
+      replicator_(replicator),
       replica_(replica),
       clock_(clock),
       options_(options) {
@@ -142,13 +144,30 @@ Status LocalObjectService::delete_bucket(std::string_view bucket) {
     return outcome.status;
 }
 
+Status LocalObjectService::bucket_local(std::string_view bucket) {
+    CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(engine_).bucket(bucket));
+    if (!rec) return Status(Errc::no_such_bucket, std::string(bucket));
+    return Status::ok();
+}
+
+Status LocalObjectService::bucket_known(std::string_view bucket) {
+    // Buckets are rarely deleted: a local hit is good enough for a check
+    // before a write (the state machine checks again); a miss may be a
+    // replica that has not applied the creation yet.
+    if (bucket_local(bucket).is_ok()) return Status::ok();
+    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
+    return bucket_local(bucket);
+}
+
 Result<BucketInfo> LocalObjectService::head_bucket(std::string_view bucket) {
+    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
     CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(engine_).bucket(bucket));
     if (!rec) return Status(Errc::no_such_bucket, std::string(bucket));
     return BucketInfo{rec->name(), rec->created_ms()};
 }
 
 Result<std::vector<BucketInfo>> LocalObjectService::list_buckets() {
+    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
     CLEAVE_ASSIGN_OR_RETURN(auto recs, shard::Reader(engine_).buckets());
     std::vector<BucketInfo> out;
     for (const auto& r : recs) out.push_back({r.name(), r.created_ms()});
@@ -160,9 +179,10 @@ Result<std::vector<BucketInfo>> LocalObjectService::list_buckets() {
 Result<std::unique_ptr<BodyWriter>> LocalObjectService::begin_put(std::string_view bucket,
                                                                   std::string_view key) {
     CLEAVE_RETURN_IF_ERROR(check_key(key));
-    CLEAVE_RETURN_IF_ERROR(head_bucket(bucket).status());
-    return std::unique_ptr<BodyWriter>(std::make_unique<LocalBodyWriter>(
-        chunks_, pins_, options_.chunk_size_bytes, options_.inline_limit_bytes, kMaxPutBytes));
+    CLEAVE_RETURN_IF_ERROR(bucket_known(bucket));
+    return std::unique_ptr<BodyWriter>(
+        std::make_unique<LocalBodyWriter>(chunks_, pins_, options_.chunk_size_bytes,
+                                          options_.inline_limit_bytes, kMaxPutBytes, replicator_));
 }
 
 Result<ObjectInfo> LocalObjectService::commit_put(std::unique_ptr<BodyWriter> body,
@@ -192,9 +212,10 @@ Result<ObjectInfo> LocalObjectService::commit_put(std::unique_ptr<BodyWriter> bo
 
 Result<ObjectInfo> LocalObjectService::head_object(std::string_view bucket, std::string_view key) {
     CLEAVE_RETURN_IF_ERROR(check_key(key));
+    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
     CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(engine_).object(bucket, key));
     if (!rec) {
-        CLEAVE_RETURN_IF_ERROR(head_bucket(bucket).status());
+        CLEAVE_RETURN_IF_ERROR(bucket_local(bucket));
         return Status(Errc::no_such_key, std::string(key));
     }
     return object_info(key, *rec);
@@ -203,9 +224,10 @@ Result<ObjectInfo> LocalObjectService::head_object(std::string_view bucket, std:
 Result<std::unique_ptr<ObjectReader>> LocalObjectService::get_object(
     std::string_view bucket, std::string_view key, std::optional<ByteRange> range) {
     CLEAVE_RETURN_IF_ERROR(check_key(key));
+    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
     CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(engine_).object(bucket, key));
     if (!rec) {
-        CLEAVE_RETURN_IF_ERROR(head_bucket(bucket).status());
+        CLEAVE_RETURN_IF_ERROR(bucket_local(bucket));
         return Status(Errc::no_such_key, std::string(key));
     }
     uint64_t size = rec->body().size();
@@ -240,7 +262,8 @@ Result<ObjectInfo> LocalObjectService::copy_object(std::string_view src_bucket,
                                                    const WriteConditions& conditions) {
     CLEAVE_RETURN_IF_ERROR(check_key(src_key));
     CLEAVE_RETURN_IF_ERROR(check_key(dst_key));
-    CLEAVE_RETURN_IF_ERROR(head_bucket(dst_bucket).status());
+    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
+    CLEAVE_RETURN_IF_ERROR(bucket_local(dst_bucket));
     if (headers && user_metadata_bytes(*headers) > kMaxUserMetadataBytes) {
         return Status(Errc::too_large, "user metadata exceeds 2 KB");
     }
@@ -251,7 +274,7 @@ Result<ObjectInfo> LocalObjectService::copy_object(std::string_view src_bucket,
     for (int attempt = 0;; ++attempt) {
         CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(engine_).object(src_bucket, src_key));
         if (!rec) {
-            CLEAVE_RETURN_IF_ERROR(head_bucket(src_bucket).status());
+            CLEAVE_RETURN_IF_ERROR(bucket_local(src_bucket));
             return Status(Errc::no_such_key, std::string(src_key));
         }
         for (const auto& c : rec->body().chunks()) {
@@ -292,6 +315,7 @@ Result<ObjectInfo> LocalObjectService::copy_object(std::string_view src_bucket,
 
 Result<ListResult> LocalObjectService::list_objects(std::string_view bucket,
                                                     const ListQuery& query) {
+    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
     auto snap = engine_.snapshot();
     shard::Reader reader(engine_, snap.get());
     CLEAVE_ASSIGN_OR_RETURN(auto b, reader.bucket(bucket));
@@ -339,11 +363,16 @@ Result<std::unique_ptr<BodyWriter>> LocalObjectService::begin_part(std::string_v
     }
     CLEAVE_ASSIGN_OR_RETURN(auto up, shard::Reader(engine_).upload(bucket, key, upload_id));
     if (!up) {
-        CLEAVE_RETURN_IF_ERROR(head_bucket(bucket).status());
+        // Perhaps created through another replica and not applied here yet.
+        CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
+        CLEAVE_ASSIGN_OR_RETURN(up, shard::Reader(engine_).upload(bucket, key, upload_id));
+    }
+    if (!up) {
+        CLEAVE_RETURN_IF_ERROR(bucket_local(bucket));
         return Status(Errc::no_such_upload, std::string(upload_id));
     }
     return std::unique_ptr<BodyWriter>(std::make_unique<LocalBodyWriter>(
-        chunks_, pins_, options_.chunk_size_bytes, 0, kMaxPartBytes));
+        chunks_, pins_, options_.chunk_size_bytes, 0, kMaxPartBytes, replicator_));
 }
 
 Result<PartInfo> LocalObjectService::commit_part(std::unique_ptr<BodyWriter> body,
@@ -407,11 +436,12 @@ Result<ListPartsResult> LocalObjectService::list_parts(std::string_view bucket,
                                                        std::string_view upload_id,
                                                        uint32_t part_number_marker,
                                                        uint32_t max_parts) {
+    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
     auto snap = engine_.snapshot();
     shard::Reader reader(engine_, snap.get());
     CLEAVE_ASSIGN_OR_RETURN(auto up, reader.upload(bucket, key, upload_id));
     if (!up) {
-        CLEAVE_RETURN_IF_ERROR(head_bucket(bucket).status());
+        CLEAVE_RETURN_IF_ERROR(bucket_local(bucket));
         return Status(Errc::no_such_upload, std::string(upload_id));
     }
     CLEAVE_ASSIGN_OR_RETURN(
@@ -431,6 +461,7 @@ Result<ListPartsResult> LocalObjectService::list_parts(std::string_view bucket,
 Result<ListUploadsResult> LocalObjectService::list_uploads(
     std::string_view bucket, std::string_view prefix, std::string_view delimiter,
     std::string_view key_marker, std::string_view upload_id_marker, uint32_t max_uploads) {
+    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
     auto snap = engine_.snapshot();
     shard::Reader reader(engine_, snap.get());
     CLEAVE_ASSIGN_OR_RETURN(auto b, reader.bucket(bucket));

@@ -20,11 +20,12 @@
 #include <thread>
 #include <unordered_map>
 
+#include "blob/chunk_replicator.h"
 #include "blob/chunk_store.h"
 #include "common/clock.h"
 #include "service/object_service.h"
-#include "shard/local_replica.h"
 #include "shard/records.pb.h"
+#include "shard/replica.h"
 #include "storage/engine.h"
 
 namespace cleave::service {
@@ -57,12 +58,16 @@ struct GcStats {
 
 class LocalObjectService final : public ObjectService {
   public:
-    // Chunks are written to (and collected from) `chunks`; reads go through
-    // `read_source` when set (e.g. a cache in front of the store).
-    LocalObjectService(storage::Engine& engine, blob::ChunkStore& chunks,
-                       shard::LocalReplica& replica, const Clock& clock,
-                       LocalObjectServiceOptions options = {},
-                       blob::ChunkSource* read_source = nullptr);
+    // Chunks are written to (and collected from) `chunks`, and handed to
+    // `replicator` when set (a cluster's other replicas) before the metadata
+    // that references them is proposed; reads go through `read_source` when
+    // set (a cache in front of the store, peers for chunks missing here).
+    // Reads pass replica.read_barrier() first, so a follower never serves
+    // state older than a write acknowledged before the read began.
+    LocalObjectService(storage::Engine& engine, blob::ChunkStore& chunks, shard::Replica& replica,
+                       const Clock& clock, LocalObjectServiceOptions options = {},
+                       blob::ChunkSource* read_source = nullptr,
+                       blob::ChunkReplicator* replicator = nullptr);
     ~LocalObjectService() override;
 
     Status create_bucket(std::string_view bucket) override;
@@ -116,12 +121,17 @@ class LocalObjectService final : public ObjectService {
     Result<shard::ApplyOutcome> propose(shard::Command command);
     Status ensure_dir_marker(std::string_view bucket, std::string_view key);
     Status check_key(std::string_view key) const;
+    // Whether the bucket exists in this replica's state, without a barrier.
+    Status bucket_local(std::string_view bucket);
+    // bucket_local, with a read barrier only when it says no.
+    Status bucket_known(std::string_view bucket);
     void gc_loop();
 
     storage::Engine& engine_;
     blob::ChunkStore& chunks_;
     blob::ChunkSource& read_source_;
-    shard::LocalReplica& replica_;
+    blob::ChunkReplicator* const replicator_;  // may be null
+    shard::Replica& replica_;
     const Clock& clock_;
     const LocalObjectServiceOptions options_;
     ChunkPins pins_;

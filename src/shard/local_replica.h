@@ -30,6 +30,7 @@
 #include "common/status.h"
 #include "shard/command_log.h"
 #include "shard/commands.pb.h"
+#include "shard/replica.h"
 #include "shard/state_machine.h"
 #include "storage/engine.h"
 
@@ -40,17 +41,19 @@ struct LocalReplicaOptions {
     uint64_t compact_every_entries = 4096;  // log entries kept before compaction
 };
 
-class LocalReplica {
+class LocalReplica final : public Replica {
   public:
     static Result<std::unique_ptr<LocalReplica>> open(storage::Engine& engine,
                                                       LocalReplicaOptions options = {});
-    ~LocalReplica();
+    ~LocalReplica() override;
     LocalReplica(const LocalReplica&) = delete;
     LocalReplica& operator=(const LocalReplica&) = delete;
 
     // Logs and applies `command`; returns the command's outcome, or an error
     // if it could not be logged/applied (then it may or may not have been).
-    Result<ApplyOutcome> propose(Command command);
+    Result<ApplyOutcome> propose(Command command) override;
+    // A lone replica's state is always current.
+    Status read_barrier() override { return Status::ok(); }
 
     // Stops the apply loop; pending and later proposals fail with aborted.
     void stop();

@@ -53,6 +53,10 @@ ApplyOutcome StateMachine::engine_failure(const Status& s) {
     return {s, {}};
 }
 
+void StateMachine::put_applied_index(storage::WriteBatch& batch, uint64_t index) {
+    batch.put(applied_index_key(), keys::be64(index));
+}
+
 Result<uint64_t> StateMachine::load_applied_index() {
     auto raw = engine_.get(applied_index_key());
     if (!raw.is_ok()) return raw.status();
@@ -132,7 +136,7 @@ Result<ApplyOutcome> StateMachine::apply(uint64_t index, const Command& command)
     // An engine read failure means we could not decide the outcome: stop.
     if (!read_error_.is_ok()) return read_error_;
     if (!outcome.status.is_ok()) batch.clear();
-    batch.put(applied_index_key(), keys::be64(index));
+    put_applied_index(batch, index);
     // Not synced: the command log is durable, and a replay from the last
     // durable applied index reproduces anything lost here.
     CLEAVE_RETURN_IF_ERROR(engine_.write(batch, storage::WriteOptions{.sync = false}));

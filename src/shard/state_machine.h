@@ -38,7 +38,8 @@ class StateMachine {
     StateMachine(const StateMachine&) = delete;
     StateMachine& operator=(const StateMachine&) = delete;
 
-    // The index of the last applied command (0 if none), read from the engine.
+    // The index of the last applied command (0 if none), read from the engine;
+    // also refreshes the cached applied_index() (e.g. after install_image).
     Result<uint64_t> load_applied_index();
 
     // Applies the command logged at `index` (which must be applied_index + 1).
@@ -46,6 +47,12 @@ class StateMachine {
     Result<ApplyOutcome> apply(uint64_t index, const Command& command);
 
     uint64_t applied_index() const { return applied_index_; }
+
+    // Adds to `batch` the write that records `index` as the applied index, in
+    // the one format load_applied_index() reads. For code that replaces the
+    // state wholesale (snapshot_image.h); it must call load_applied_index()
+    // on any StateMachine over the engine afterwards, as that caches it.
+    static void put_applied_index(storage::WriteBatch& batch, uint64_t index);
 
   private:
     ApplyOutcome apply_create_bucket(const Command& c, storage::WriteBatch& b);

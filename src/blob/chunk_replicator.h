@@ -1,0 +1,20 @@
+#pragma once
+// Where a writer sends each chunk after storing it locally: in a cluster, to
+// the shard's other voters (DESIGN.md §6). replicate() returns once enough
+// replicas hold the chunk durably (a majority of the shard's voters,
+// counting this node), so the metadata that references it can be proposed.
+
+#include <string_view>
+
+#include "blob/chunk_id.h"
+#include "common/status.h"
+
+namespace cleave::blob {
+
+class ChunkReplicator {
+  public:
+    virtual ~ChunkReplicator() = default;
+    virtual Status replicate(const ChunkId& id, std::string_view data) = 0;
+};
+
+}  // namespace cleave::blob

@@ -1,0 +1,158 @@
+#include "cli/server_command.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "cli/net_address.h"
+#include "cli/process_setup.h"
+#include "common/hash.h"
+#include "common/logging.h"
+#include "node/node.h"
+#include "s3/server.h"
+
+namespace cleave::cli {
+
+namespace {
+
+std::shared_ptr<spdlog::logger> log() {
+    static auto l = module_logger("cli");
+    return l;
+}
+
+int fail(const std::string& what) {
+    std::fprintf(stderr, "cleave server: %s\n", what.c_str());
+    return 1;
+}
+
+Status write_pid_file(const std::string& path) {
+    std::ofstream out(path, std::ios::trunc);
+    out << ::getpid() << "\n";
+    out.close();
+    if (!out) return Status::io_error("cannot write " + path);
+    return Status::ok();
+}
+
+}  // namespace
+
+void add_server_options(CLI::App& cmd, ServerOptions& o) {
+    add_dev_options(cmd, o.base);
+    cmd.add_option("--join", o.join,
+                   "Cluster addresses of the initial members: HOST:PORT,HOST:PORT,... or one "
+                   "DNS name HOST:PORT with several addresses")
+        ->required();
+    cmd.add_option("--cluster-listen", o.cluster_listen,
+                   "Node-to-node address HOST:PORT (default: the --listen host, port + 1)");
+    cmd.add_option("--node-id", o.node_id,
+                   "This node's id (default: its position in --join, from 1)");
+    cmd.add_option("--snapshot-entries", o.snapshot_entries,
+                   "Applied log entries between snapshots of a shard")
+        ->check(CLI::PositiveNumber);
+    cmd.add_option("--log-window", o.log_window,
+                   "Log entries kept behind a snapshot, for followers that lag a little");
+    cmd.add_option("--tick-ms", o.tick_ms, "Raft tick (elections after 10-20 ticks)")
+        ->check(CLI::Range(10, 10000));
+}
+
+int run_server(const ServerOptions& o) {
+    const DevOptions& b = o.base;
+    set_log_level(b.log_level);
+    auto s3_addr = parse_host_port(b.listen);
+    if (!s3_addr.is_ok()) return fail("--listen: " + s3_addr.status().message());
+    HostPort cluster_addr{s3_addr->host, static_cast<uint16_t>(s3_addr->port + 1)};
+    if (!o.cluster_listen.empty()) {
+        auto c = parse_host_port(o.cluster_listen);
+        if (!c.is_ok()) return fail("--cluster-listen: " + c.status().message());
+        cluster_addr = *c;
+    }
+    if (s3_addr->port == 0 || cluster_addr.port == 0)
+        return fail("a cluster member needs fixed ports (--listen and --cluster-listen)");
+    auto seeds = resolve_seeds(o.join);
+    if (!seeds.is_ok()) return fail("--join: " + seeds.status().message());
+    if (b.engine == "redis" && b.redis_url.empty()) return fail("--engine redis needs --redis-url");
+
+    node::NodeConfig nc;
+    for (size_t i = 0; i < seeds->size(); ++i) {
+        const auto& s = (*seeds)[i];
+        nc.members[NodeId{i + 1}] = node::PeerAddress{s.host, s.port};
+        if (o.node_id == 0 && s.port == cluster_addr.port && s.host == cluster_addr.host) {
+            nc.id = NodeId{i + 1};
+        }
+    }
+    if (o.node_id != 0) {
+        if (o.node_id > seeds->size())
+            return fail(
+                fmt::format("--node-id {} but --join names {} members", o.node_id, seeds->size()));
+        nc.id = NodeId{o.node_id};
+    }
+    if (nc.id.value() == 0) {
+        return fail(
+            fmt::format("this node's cluster address {}:{} is not in --join ({}); pass --node-id",
+                        cluster_addr.host, cluster_addr.port, o.join));
+    }
+
+    std::error_code ec;
+    std::filesystem::create_directories(b.data_dir, ec);
+    if (ec) return fail("cannot create " + b.data_dir + ": " + ec.message());
+    auto lock_fd = lock_data_dir(b.data_dir);
+    if (!lock_fd.is_ok()) return fail(lock_fd.status().message());
+    const sigset_t signals = block_stop_signals();
+    if (Status s = write_pid_file(b.data_dir + "/pid"); !s.is_ok()) return fail(s.to_string());
+
+    auto creds = load_credentials(b.data_dir);
+    if (!creds.is_ok()) return fail("credentials: " + creds.status().to_string());
+    const char* secret = std::getenv("CLEAVE_CLUSTER_SECRET");
+    if (secret && *secret) {
+        nc.cluster_secret = secret;
+    } else {
+        // Every member shares the S3 secret anyway; derive from it rather
+        // than refuse, and say so.
+        nc.cluster_secret = to_hex(hmac_sha256(creds->secret_key, "cleave cluster secret"));
+        log()->warn("CLEAVE_CLUSTER_SECRET is not set; using one derived from the S3 secret key");
+    }
+    nc.data_dir = b.data_dir;
+    nc.s3_address = fmt::format("{}:{}", s3_addr->host, s3_addr->port);
+    nc.cluster = node::PeerAddress{cluster_addr.host, cluster_addr.port};
+    nc.engine.kind = b.engine;
+    nc.engine.redis_url = b.redis_url;
+    nc.engine.allow_weak_durability = b.allow_weak_durability;
+    nc.raft.tick_ms = o.tick_ms;
+    nc.raft.snapshot_entries = o.snapshot_entries;
+    nc.raft.trailing_entries = o.log_window;
+    nc.service.gc_grace_ms = b.gc_grace_s * 1000;
+    nc.service.gc_interval_ms = b.gc_interval_s * 1000;
+    const uint64_t id = nc.id.value();
+    auto node = node::Node::open(std::move(nc));
+    if (!node.is_ok()) return fail("node: " + node.status().to_string());
+    node::Node& n = **node;
+
+    s3::ServerConfig sc;
+    sc.listen_host = s3_addr->host;
+    sc.listen_port = s3_addr->port;
+    sc.region = b.region;
+    sc.virtual_host_suffixes = b.virtual_host_suffixes;
+    sc.healthy = [&n] { return n.healthy(); };
+    sc.admin = [&n](const std::string& method, const std::string& path,
+                    const std::vector<std::pair<std::string, std::string>>& query) {
+        return n.admin(method, path, query);
+    };
+    s3::Server server(sc, n.service(), creds->provider);
+    if (Status s = server.start(); !s.is_ok()) return fail("S3 endpoint: " + s.to_string());
+    const std::string endpoint = fmt::format("http://{}:{}", s3_addr->host, server.port());
+    std::printf("ready: S3 endpoint %s (node %llu of %zu)\n", endpoint.c_str(),
+                static_cast<unsigned long long>(id), seeds->size());
+    std::fflush(stdout);
+    log()->info("cleave server node {} ready on {}", id, endpoint);
+
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log()->info("signal {} received; shutting down", sig);
+    server.stop();
+    n.stop();
+    ::close(*lock_fd);
+    return 0;
+}
+
+}  // namespace cleave::cli

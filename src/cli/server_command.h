@@ -1,0 +1,39 @@
+#pragma once
+// `cleave server`: one member of a cluster (a node: Raft-replicated shard,
+// chunk store, node-to-node endpoint) with an S3 endpoint.
+//
+//   cleave server --data DIR --listen HOST:PORT --join SEEDS
+//                 [--cluster-listen HOST:PORT] [--node-id N] ...
+//
+// SEEDS lists the cluster addresses (HOST:PORT) of the initial members, or is
+// one DNS name HOST:PORT whose addresses (sorted) are the members. This
+// node's id is its 1-based position in that list unless --node-id says
+// otherwise; every member must be given the same list.
+// Credentials: as `cleave dev`. The cluster secret that authenticates nodes
+// to each other: $CLEAVE_CLUSTER_SECRET.
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/dev_command.h"
+
+namespace cleave::cli {
+
+struct ServerOptions {
+    DevOptions base;             // data, listen, engine, credentials, logging, GC
+    std::string cluster_listen;  // default: the --listen host, port + 1
+    std::string join;
+    uint64_t node_id = 0;  // 0 = from the position in --join
+    uint64_t snapshot_entries = 10000;
+    uint64_t log_window = 1000;
+    int64_t tick_ms = 100;
+};
+
+void add_server_options(CLI::App& cmd, ServerOptions& options);
+
+// Runs until SIGTERM or SIGINT; returns the process exit code.
+int run_server(const ServerOptions& options);
+
+}  // namespace cleave::cli

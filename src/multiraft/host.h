@@ -1,0 +1,171 @@
+#pragma once
+// Host: runs the Raft groups of one node (DESIGN.md §5). Every group's pure
+// core (raft::Fsm) is driven from one event loop, the node's io_context:
+//
+//   transport ──R batch──▶ step ─┐
+//   tick timer ─────────▶ tick  ─┼─▶ flush: every group's Ready at once
+//   propose/read (any thread) ───┘      1. snapshot files, then ONE WAL append +
+//                                          fdatasync for all groups' entries and
+//                                          hard states (group commit)
+//                                       2. messages, batched per destination
+//                                          node (heartbeats of all groups to a
+//                                          node travel in one frame)
+//                                       3. committed entries → the group's
+//                                          apply thread; read states answered
+//   apply thread (one per group): applies in order, answers proposers,
+//   wakes readers, takes a snapshot every `snapshot_entries` entries and
+//   then compacts the log and releases WAL segments.
+//
+// Persist before send, always: messages of a Ready leave only after the WAL
+// append that made its entries and hard state durable returned.
+//
+// Snapshots travel in pieces: the install_snapshot message carries only the
+// metadata; the receiver pulls the image from the sender in pieces (a frame
+// is bounded), then steps the message with the data into its core.
+//
+// Threading: add_group/start/stop from the owner; propose, read_index,
+// wait_applied, status and compact from any thread except the io_context's
+// (they block).
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/random.h"
+#include "common/status.h"
+#include "common/strong_id.h"
+#include "multiraft/group_state_machine.h"
+#include "multiraft/wal.h"
+#include "raft/fsm.h"
+#include "rpc/transport.h"
+
+namespace cleave::multiraft {
+
+struct HostOptions {
+    NodeId id;
+    std::string dir;  // the WAL and snapshot files
+    int64_t tick_ms = 100;
+    uint32_t election_ticks = 10;  // 1-2 s without a leader starts an election
+    uint32_t heartbeat_ticks = 1;
+    uint64_t snapshot_entries = 10000;  // applied entries between snapshots
+    uint64_t trailing_entries = 1000;   // log kept behind a snapshot for lagging followers
+    bool wal_sync = true;
+    size_t snapshot_piece_bytes = 4 << 20;
+};
+
+struct ReplicaStatus {
+    NodeId node;
+    uint64_t match = 0;  // leader's view of the replica's log
+    bool voter = true;
+};
+
+struct GroupStatus {
+    GroupId group;
+    std::string role;
+    Term term;
+    NodeId leader;
+    uint64_t commit = 0;
+    uint64_t applied = 0;
+    uint64_t last_index = 0;
+    uint64_t snapshot_index = 0;
+    std::vector<ReplicaStatus> replicas;  // every member; match known on the leader only
+};
+
+class Host {
+  public:
+    Host(boost::asio::io_context& io, rpc::Transport& transport, HostOptions options);
+    ~Host();
+    Host(const Host&) = delete;
+    Host& operator=(const Host&) = delete;
+
+    // Opens the WAL and replays it. Before add_group.
+    Status open();
+    // Restores the group from its snapshot file and the WAL, or bootstraps it
+    // with `initial_voters` when it has no state at all. Installs the
+    // snapshot into `sm` if `sm` is behind it. Before start(). `sm` must
+    // outlive the host.
+    Status add_group(GroupId group, const std::set<NodeId>& initial_voters, GroupStateMachine& sm);
+    // Starts ticking and the apply threads. Call from any thread.
+    void start();
+    // Stops the apply threads; pending calls fail with aborted.
+    void stop();
+
+    // The transport's frames for the host (wire.h: kRaftBatch, kSnapshotPiece).
+    void on_raft_batch(uint64_t from, std::string_view body);
+    boost::asio::awaitable<Result<std::string>> on_snapshot_piece(uint64_t from, std::string body);
+
+    // Proposes `command` on this node, which must lead the group (else
+    // not_leader; see leader()). Returns the state machine's answer once
+    // applied here; unavailable when the outcome is unknown (timeout).
+    Result<std::string> propose(GroupId group, std::string command,
+                                std::chrono::milliseconds timeout);
+    // Linearizable read barrier (ReadIndex, dissertation 6.4): returns once
+    // this replica applied everything committed when the call began.
+    Status read_barrier(GroupId group, std::chrono::milliseconds timeout);
+    // The leader this node knows of (NodeId{} when none).
+    NodeId leader(GroupId group) const;
+    GroupStatus status(GroupId group);
+    // Takes a snapshot now and compacts the log behind it.
+    Status compact(GroupId group);
+    std::vector<GroupId> groups() const;
+
+  private:
+    struct Group;
+    struct ApplyItem {
+        raft::SnapshotPtr snapshot;
+        std::vector<raft::Entry> entries;
+    };
+
+    Group* find(GroupId id) const;
+    void schedule_flush();
+    void flush();
+    boost::asio::awaitable<void> tick_loop();
+    void expire_reads(Group& g);
+    void apply_loop(Group& g);
+    void apply_entries(Group& g, const std::vector<raft::Entry>& entries);
+    void maybe_snapshot(Group& g, bool force);
+    // On the io thread: hands the image to the core, persists it, compacts.
+    Status take_snapshot(Group& g, uint64_t index, std::string image);
+    Status release_wal();
+    boost::asio::awaitable<void> fetch_snapshot(GroupId group, uint64_t from, raft::Message m);
+    void send_messages(std::vector<raft::Message>& messages);
+    // Runs fn on the io thread and waits for it.
+    template <typename F>
+    auto run_on_io(F&& fn) -> decltype(fn());
+
+    boost::asio::io_context& io_;
+    rpc::Transport& transport_;
+    const HostOptions options_;
+    std::unique_ptr<Wal> wal_;
+    // Replayed from the WAL, consumed by add_group.
+    struct Replayed {
+        raft::HardState hard_state;
+        bool has_hard_state = false;
+        std::map<uint64_t, raft::Entry> entries;
+        std::map<uint64_t, uint64_t> record_last_index;  // lsn -> last entry index in it
+    };
+    std::map<uint64_t, Replayed> replayed_;
+
+    std::map<GroupId, std::unique_ptr<Group>> groups_;  // fixed after start()
+    bool flush_scheduled_ = false;                      // io thread
+    bool started_ = false;
+    std::atomic<bool> stopping_{false};
+    std::unique_ptr<boost::asio::steady_timer> tick_timer_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace cleave::multiraft

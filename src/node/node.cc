@@ -1,0 +1,373 @@
+#include "node/node.h"
+
+#include <filesystem>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/clock.h"
+#include "common/logging.h"
+#include "multiraft/wire.h"
+#include "node/node.pb.h"
+#include "shard/reads.h"
+
+namespace cleave::node {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+namespace {
+
+std::shared_ptr<spdlog::logger> log() {
+    static auto l = module_logger("node");
+    return l;
+}
+
+std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(c);
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            out += fmt::format("\\u{:04x}", static_cast<int>(c));
+        } else {
+            out.push_back(c);
+        }
+    }
+    return out + "\"";
+}
+
+const std::string* find_param(const std::vector<std::pair<std::string, std::string>>& q,
+                              std::string_view name) {
+    for (const auto& [k, v] : q)
+        if (k == name) return &v;
+    return nullptr;
+}
+
+}  // namespace
+
+Node::Node(NodeConfig config) : config_(std::move(config)) {}
+
+Result<std::unique_ptr<Node>> Node::open(NodeConfig config) {
+    std::unique_ptr<Node> n(new Node(std::move(config)));
+    CLEAVE_RETURN_IF_ERROR(n->start());
+    return n;
+}
+
+Status Node::start() {
+    std::error_code ec;
+    const std::string raft_dir = config_.data_dir + "/raft";
+    std::filesystem::create_directories(raft_dir, ec);
+    if (ec) return Status::io_error("cannot create " + raft_dir + ": " + ec.message());
+
+    storage::EngineOptions eo = config_.engine;
+    if (eo.path.empty()) eo.path = config_.data_dir + "/engine";
+    CLEAVE_ASSIGN_OR_RETURN(engine_, storage::open_engine(eo));
+    CLEAVE_ASSIGN_OR_RETURN(chunks_, blob::ChunkStore::open(config_.data_dir + "/chunks"));
+
+    rpc::TransportConfig tc;
+    tc.node_id = config_.id.value();
+    tc.cluster = config_.cluster_name;
+    tc.secret = config_.cluster_secret;
+    tc.listen_host = config_.cluster.host;
+    tc.listen_port = config_.cluster.port;
+    // Chunks of 4 MiB to several peers queue here; bounded, with backpressure.
+    tc.max_queued_frames = 1024;
+    transport_ = std::make_unique<rpc::Transport>(io_, tc);
+    remote_ = std::make_unique<Remote>(io_, *transport_);
+
+    multiraft::HostOptions ho = config_.raft;
+    ho.id = config_.id;
+    ho.dir = raft_dir;
+    host_ = std::make_unique<multiraft::Host>(io_, *transport_, ho);
+    CLEAVE_RETURN_IF_ERROR(host_->open());
+    CLEAVE_ASSIGN_OR_RETURN(shard_, ShardGroup::open(*engine_));
+    shard_->set_on_install([this] {
+        {
+            std::lock_guard lock(repair_mu_);
+            repair_wanted_ = true;
+        }
+        repair_cv_.notify_all();
+    });
+    std::set<NodeId> voters;
+    for (const auto& [id, addr] : config_.members) voters.insert(id);
+    CLEAVE_RETURN_IF_ERROR(host_->add_group(kShard, voters, *shard_));
+
+    transport_->on_message([this](uint64_t from, std::string body) {
+        if (!body.empty() && body[0] == multiraft::wire::kRaftBatch)
+            host_->on_raft_batch(from, std::string_view(body).substr(1));
+    });
+    transport_->on_request(
+        [this](uint64_t from, std::string body) { return on_request(from, std::move(body)); });
+    CLEAVE_RETURN_IF_ERROR(transport_->start());
+    for (const auto& [id, addr] : config_.members) {
+        if (id != config_.id) transport_->set_peer(id.value(), addr.host, addr.port);
+    }
+
+    replica_ = std::make_unique<RaftReplica>(*host_, *remote_, config_.id, kShard);
+    auto peers = [this] { return shard_peers(); };
+    replicator_ = std::make_unique<PeerChunkReplicator>(*remote_, peers);
+    chunk_source_ = std::make_unique<PeerChunkSource>(*chunks_, *remote_, peers);
+    service_ = std::make_unique<service::LocalObjectService>(
+        *engine_, *chunks_, *replica_, SystemClock::instance(), config_.service,
+        chunk_source_.get(), replicator_.get());
+
+    host_->start();
+    io_thread_ = std::thread([this] {
+        auto guard = asio::make_work_guard(io_);
+        io_.run();
+    });
+    repair_thread_ = std::thread([this] { repair_chunks_loop(); });
+    log()->info("node {} up: cluster endpoint {}:{}, {} members", config_.id.value(),
+                config_.cluster.host, transport_->port(), config_.members.size());
+    return Status::ok();
+}
+
+Node::~Node() { stop(); }
+
+void Node::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    {
+        std::lock_guard lock(repair_mu_);
+        repair_stop_ = true;
+    }
+    repair_cv_.notify_all();
+    if (repair_thread_.joinable()) repair_thread_.join();
+    service_.reset();
+    if (host_) host_->stop();
+    if (transport_) {
+        std::promise<void> stopped;
+        asio::post(io_, [&] {
+            transport_->stop();
+            stopped.set_value();
+        });
+        if (io_thread_.joinable()) stopped.get_future().wait();
+    }
+    pool_.join();
+    io_.stop();
+    if (io_thread_.joinable()) io_thread_.join();
+    if (engine_) {
+        Status s = engine_->sync();
+        if (!s.is_ok()) log()->warn("final engine sync failed: {}", s.to_string());
+    }
+}
+
+bool Node::healthy() const { return host_ && host_->leader(kShard).value() != 0; }
+
+ShardPeers Node::shard_peers() const {
+    ShardPeers p;
+    p.voters = config_.members.size();
+    for (const auto& [id, addr] : config_.members)
+        if (id != config_.id) p.others.push_back(id.value());
+    return p;
+}
+
+// ---- node-to-node requests ---------------------------------------------------
+
+asio::awaitable<Result<std::string>> Node::on_request(uint64_t from, std::string body) {
+    if (body.empty()) co_return Status::invalid_argument("empty request");
+    const char kind = body[0];
+    if (kind == multiraft::wire::kSnapshotPiece) {
+        auto piece = host_->on_snapshot_piece(from, std::move(body));
+        co_return co_await std::move(piece);
+    }
+    // Everything else blocks (proposals wait for apply, chunks for fsync):
+    // run it on the pool and resume here with the answer.
+    auto work = [this, kind, b = std::move(body)]() -> Result<std::string> {
+        switch (kind) {
+            case multiraft::wire::kPropose: {
+                CLEAVE_ASSIGN_OR_RETURN(auto req, parse_forward_request(b));
+                if (req.first != kShard) return Status(Errc::not_found, "no such group");
+                return replica_->propose_here(std::move(req.second));
+            }
+            case multiraft::wire::kChunkPut:
+            case multiraft::wire::kChunkGet:
+                return serve_chunk_request(*chunks_, b);
+            case multiraft::wire::kNodeStatus:
+                return report();
+            default:
+                return Status::invalid_argument(fmt::format("unknown request kind {:?}", kind));
+        }
+    };
+    auto on_pool = asio::co_spawn(
+        pool_,
+        [w = std::move(work)]() mutable -> asio::awaitable<std::optional<Result<std::string>>> {
+            co_return std::optional<Result<std::string>>(w());
+        },
+        asio::use_awaitable);
+    std::optional<Result<std::string>> r = co_await std::move(on_pool);
+    co_return std::move(*r);
+}
+
+// ---- status and admin --------------------------------------------------------
+
+Result<std::string> Node::report() {
+    NodeReport r;
+    r.set_id(config_.id.value());
+    r.set_s3(config_.s3_address);
+    r.set_cluster(fmt::format("{}:{}", config_.cluster.host, config_.cluster.port));
+    for (GroupId g : host_->groups()) {
+        const multiraft::GroupStatus st = host_->status(g);
+        auto* gr = r.add_groups();
+        gr->set_group(g.value());
+        gr->set_role(st.role);
+        gr->set_term(st.term.value());
+        gr->set_leader(st.leader.value());
+        gr->set_commit(st.commit);
+        gr->set_applied(st.applied);
+        gr->set_last_index(st.last_index);
+        gr->set_snapshot_index(st.snapshot_index);
+        for (const auto& rep : st.replicas) {
+            auto* m = gr->add_replicas();
+            m->set_node(rep.node.value());
+            m->set_match(rep.match);
+            m->set_voter(rep.voter);
+        }
+    }
+    return r.SerializeAsString();
+}
+
+Result<std::string> Node::status_json() {
+    // Every member's own report, asked in turn (a down member answers nothing).
+    std::map<uint64_t, NodeReport> reports;
+    for (const auto& [id, addr] : config_.members) {
+        Result<std::string> bytes = Status::unavailable("unreachable");
+        if (id == config_.id) {
+            bytes = report();
+        } else {
+            bytes = remote_->call(id.value(), std::string(1, multiraft::wire::kNodeStatus),
+                                  milliseconds(2000));
+        }
+        NodeReport nr;
+        if (bytes.is_ok() && nr.ParseFromString(*bytes)) reports[id.value()] = std::move(nr);
+    }
+    std::string out = fmt::format("{{\"node_id\":{},\"nodes\":[", config_.id.value());
+    bool first = true;
+    for (const auto& [id, addr] : config_.members) {
+        auto it = reports.find(id.value());
+        const bool up = it != reports.end();
+        out += fmt::format("{}{{\"id\":{},\"s3\":{},\"cluster\":{},\"up\":{}}}", first ? "" : ",",
+                           id.value(), json_string(up ? it->second.s3() : ""),
+                           json_string(fmt::format("{}:{}", addr.host, addr.port)),
+                           up ? "true" : "false");
+        first = false;
+    }
+    out += "],\"shards\":[";
+    first = true;
+    for (GroupId g : host_->groups()) {
+        // The leader: the highest term's claim among the reports.
+        uint64_t leader = 0, term = 0, leader_commit = 0;
+        for (const auto& [id, nr] : reports) {
+            for (const auto& gr : nr.groups()) {
+                if (gr.group() != g.value()) continue;
+                if (gr.term() > term || (gr.term() == term && gr.leader() != 0)) {
+                    term = gr.term();
+                    leader = gr.leader();
+                }
+            }
+        }
+        for (const auto& [id, nr] : reports)
+            for (const auto& gr : nr.groups())
+                if (gr.group() == g.value() && id == leader) leader_commit = gr.commit();
+        out += fmt::format("{}{{\"id\":{},\"leader\":{},\"term\":{},\"replicas\":[",
+                           first ? "" : ",", g.value(), leader, term);
+        first = false;
+        bool first_rep = true;
+        for (const auto& [id, addr] : config_.members) {
+            auto it = reports.find(id.value());
+            const GroupReport* gr = nullptr;
+            if (it != reports.end())
+                for (const auto& x : it->second.groups())
+                    if (x.group() == g.value()) gr = &x;
+            out += first_rep ? "" : ",";
+            first_rep = false;
+            if (!gr) {
+                out += fmt::format("{{\"node\":{},\"up\":false}}", id.value());
+                continue;
+            }
+            const uint64_t lag = leader_commit > gr->applied() ? leader_commit - gr->applied() : 0;
+            out += fmt::format(
+                "{{\"node\":{},\"role\":{},\"term\":{},\"applied\":{},\"commit\":{},"
+                "\"last_index\":{},\"snapshot_index\":{},\"lag\":{},\"up\":true}}",
+                id.value(), json_string(gr->role()), gr->term(), gr->applied(), gr->commit(),
+                gr->last_index(), gr->snapshot_index(), lag);
+        }
+        out += "]}";
+    }
+    out += "]}\n";
+    return out;
+}
+
+Result<std::string> Node::admin(const std::string& method, const std::string& path,
+                                const std::vector<std::pair<std::string, std::string>>& query) {
+    if (path == "status" && (method == "GET" || method == "HEAD")) return status_json();
+    if (path == "failpoint" && method == "POST") {
+        const std::string* name = find_param(query, "name");
+        const std::string* value = find_param(query, "value");
+        if (!name || *name != "partition")
+            return Status::invalid_argument("failpoint: name must be 'partition'");
+        if (!value || (*value != "on" && *value != "off"))
+            return Status::invalid_argument("failpoint: value must be 'on' or 'off'");
+        const bool on = *value == "on";
+        std::promise<void> done;
+        asio::post(io_, [&] {
+            transport_->set_partitioned(on);
+            done.set_value();
+        });
+        done.get_future().wait();
+        log()->warn("failpoint partition {}", on ? "on: cut off from every peer" : "off");
+        return fmt::format("{{\"failpoint\":\"partition\",\"value\":\"{}\"}}\n", *value);
+    }
+    if (path == "compact" && method == "POST") {
+        CLEAVE_RETURN_IF_ERROR(host_->compact(kShard));
+        const auto st = host_->status(kShard);
+        return fmt::format("{{\"shard\":{},\"snapshot_index\":{}}}\n", kShard.value(),
+                           st.snapshot_index);
+    }
+    return Status::not_found(fmt::format("no admin operation {} {}", method, path));
+}
+
+// ---- chunk repair ----------------------------------------------------------
+
+void Node::repair_chunks_loop() {
+    while (true) {
+        {
+            std::unique_lock lock(repair_mu_);
+            repair_cv_.wait(lock, [&] { return repair_wanted_ || repair_stop_; });
+            if (repair_stop_) return;
+            repair_wanted_ = false;
+        }
+        // A snapshot brought metadata only: fetch the chunks it references
+        // that this node lacks, so reads do not depend on a peer later.
+        std::vector<std::string> ids;
+        auto snap = engine_->snapshot();
+        Status s =
+            shard::Reader(*engine_, snap.get()).for_each_chunk_ref([&](const std::string& id) {
+                ids.push_back(id);
+            });
+        if (!s.is_ok()) {
+            log()->warn("chunk repair: listing references failed: {}", s.to_string());
+            continue;
+        }
+        size_t fetched = 0, failed = 0;
+        for (const auto& raw : ids) {
+            {
+                std::lock_guard lock(repair_mu_);
+                if (repair_stop_) return;
+            }
+            const blob::ChunkId id = blob::chunk_id_from_bytes(raw);
+            auto here = chunks_->contains(id);
+            if (here.is_ok() && *here) continue;
+            Status got = chunk_source_->ensure_local(id);
+            got.is_ok() ? ++fetched : ++failed;
+        }
+        log()->info("chunk repair after snapshot: {} referenced, {} fetched, {} failed", ids.size(),
+                    fetched, failed);
+    }
+}
+
+}  // namespace cleave::node

@@ -1,0 +1,117 @@
+#pragma once
+// Node: one member of a Cleave cluster — everything `cleave server` runs
+// besides the S3 endpoint:
+//
+//   S3 endpoint ──▶ ObjectService (service/local_object_service)
+//                     │ propose / read barrier        │ chunks
+//                     ▼                                ▼
+//                  RaftReplica ──forward──▶ leader   PeerChunkReplicator / PeerChunkSource
+//                     │                                │
+//                  multiraft::Host (WAL, Raft groups)  │
+//                     │ apply                          │
+//                  ShardGroup ──▶ engine               ChunkStore
+//                     └──────────── rpc::Transport (one connection per node pair) ─┘
+//
+// Today a cluster has one shard (group 1) replicated on every initial member;
+// the shard map and splitting are issue 5.
+//
+// Threading: the transport, Raft cores and node-to-node request coroutines
+// run on the node's own io_context thread; blocking requests (forwarded
+// proposals, chunk I/O, status) run on a small thread pool.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "blob/chunk_store.h"
+#include "common/status.h"
+#include "common/strong_id.h"
+#include "multiraft/host.h"
+#include "node/peer_chunks.h"
+#include "node/raft_replica.h"
+#include "node/remote.h"
+#include "node/shard_group.h"
+#include "rpc/transport.h"
+#include "service/local_object_service.h"
+#include "storage/engine.h"
+#include "storage/open_engine.h"
+
+namespace cleave::node {
+
+struct PeerAddress {
+    std::string host;
+    uint16_t port = 0;
+};
+
+struct NodeConfig {
+    NodeId id;
+    std::string data_dir;
+    std::string s3_address;                 // as reported by status
+    PeerAddress cluster;                    // this node's node-to-node endpoint
+    std::map<NodeId, PeerAddress> members;  // every initial member, this one included
+    std::string cluster_name = "cleave";
+    std::string cluster_secret;
+    storage::EngineOptions engine;
+    multiraft::HostOptions raft;  // id and dir are filled in by the node
+    service::LocalObjectServiceOptions service;
+};
+
+class Node {
+  public:
+    static Result<std::unique_ptr<Node>> open(NodeConfig config);
+    ~Node();
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
+    service::ObjectService& service() { return *service_; }
+    // Serving: the shard has a leader this node knows of.
+    bool healthy() const;
+    // Requests under /_cleave/admin/ (s3::ServerConfig::admin):
+    //   GET  status                                  the cluster as this node sees it (JSON)
+    //   POST failpoint?name=partition&value=on|off   cut this node off from its peers
+    //   POST compact                                 snapshot and compact the log now
+    Result<std::string> admin(const std::string& method, const std::string& path,
+                              const std::vector<std::pair<std::string, std::string>>& query);
+    void stop();
+
+  private:
+    explicit Node(NodeConfig config);
+    Status start();
+    boost::asio::awaitable<Result<std::string>> on_request(uint64_t from, std::string body);
+    Result<std::string> report();
+    Result<std::string> status_json();
+    ShardPeers shard_peers() const;
+    void repair_chunks_loop();
+
+    static constexpr GroupId kShard{1};
+
+    NodeConfig config_;
+    std::unique_ptr<storage::Engine> engine_;
+    std::unique_ptr<blob::ChunkStore> chunks_;
+    boost::asio::io_context io_;
+    std::unique_ptr<rpc::Transport> transport_;
+    std::unique_ptr<Remote> remote_;
+    std::unique_ptr<multiraft::Host> host_;
+    std::unique_ptr<ShardGroup> shard_;
+    std::unique_ptr<RaftReplica> replica_;
+    std::unique_ptr<PeerChunkReplicator> replicator_;
+    std::unique_ptr<PeerChunkSource> chunk_source_;
+    std::unique_ptr<service::LocalObjectService> service_;
+    boost::asio::thread_pool pool_{8};
+    std::thread io_thread_;
+    bool stopped_ = false;
+
+    // Chunk repair after a snapshot install (chunks referenced but absent).
+    std::mutex repair_mu_;
+    std::condition_variable repair_cv_;
+    bool repair_wanted_ = false;  // guarded by repair_mu_
+    bool repair_stop_ = false;    // guarded by repair_mu_
+    std::thread repair_thread_;
+};
+
+}  // namespace cleave::node

@@ -1,0 +1,84 @@
+#include "node/peer_chunks.h"
+
+#include "common/logging.h"
+#include "multiraft/wire.h"
+
+namespace cleave::node {
+
+using std::chrono::milliseconds;
+
+namespace {
+constexpr size_t kIdBytes = 32;
+constexpr milliseconds kChunkTimeout{30000};
+
+std::shared_ptr<spdlog::logger> log() {
+    static auto l = module_logger("node");
+    return l;
+}
+}  // namespace
+
+std::string chunk_put_request(const blob::ChunkId& id, std::string_view data) {
+    std::string out(1, multiraft::wire::kChunkPut);
+    out += blob::chunk_id_bytes(id);
+    out += data;
+    return out;
+}
+
+std::string chunk_get_request(const blob::ChunkId& id) {
+    std::string out(1, multiraft::wire::kChunkGet);
+    out += blob::chunk_id_bytes(id);
+    return out;
+}
+
+Result<std::string> serve_chunk_request(blob::ChunkStore& store, std::string_view body) {
+    if (body.size() < 1 + kIdBytes) return Status::invalid_argument("short chunk request");
+    const blob::ChunkId id = blob::chunk_id_from_bytes(body.substr(1, kIdBytes));
+    if (body[0] == multiraft::wire::kChunkPut) {
+        // put_expecting verifies the bytes against the id before keeping them.
+        CLEAVE_RETURN_IF_ERROR(store.put_expecting(id, body.substr(1 + kIdBytes)));
+        return std::string();
+    }
+    return store.get(id);
+}
+
+Status PeerChunkReplicator::replicate(const blob::ChunkId& id, std::string_view data) {
+    const ShardPeers p = peers_();
+    const size_t majority = p.voters / 2 + 1;
+    const size_t need = majority > 0 ? majority - 1 : 0;  // this node holds one copy
+    if (need == 0) return Status::ok();
+    if (!remote_.call_quorum(p.others, chunk_put_request(id, data), need, kChunkTimeout)) {
+        return Status::unavailable(
+            fmt::format("chunk {} reached fewer than {} other replicas", id.hex(), need));
+    }
+    return Status::ok();
+}
+
+Status PeerChunkSource::ensure_local(const blob::ChunkId& id) {
+    CLEAVE_ASSIGN_OR_RETURN(bool here, local_.contains(id));
+    if (here) return Status::ok();
+    return get(id).status();
+}
+
+Result<std::string> PeerChunkSource::get(const blob::ChunkId& id) {
+    auto local = local_.get(id);
+    if (local.is_ok() || local.status().code() != Errc::not_found) return local;
+    Status last = local.status();
+    for (uint64_t peer : peers_().others) {
+        auto r = remote_.call(peer, chunk_get_request(id), kChunkTimeout);
+        if (!r.is_ok()) {
+            last = r.status();
+            continue;
+        }
+        // Keeping it verifies it: a peer's damaged copy is refused here.
+        Status kept = local_.put_expecting(id, *r);
+        if (!kept.is_ok()) {
+            log()->warn("chunk {} from node {} refused: {}", id.hex(), peer, kept.to_string());
+            last = kept;
+            continue;
+        }
+        return std::move(*r);
+    }
+    return last;
+}
+
+}  // namespace cleave::node

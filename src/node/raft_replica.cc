@@ -1,0 +1,68 @@
+#include "node/raft_replica.h"
+
+#include <thread>
+
+#include "multiraft/wire.h"
+#include "node/shard_group.h"
+#include "shard/record_keys.h"
+
+namespace cleave::node {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+// The pause between attempts while the group has no (known) leader.
+constexpr milliseconds kElectionPause{50};
+
+milliseconds left(Clock::time_point deadline) {
+    return std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+}
+}  // namespace
+
+std::string forward_request(GroupId group, const std::string& command) {
+    std::string out(1, multiraft::wire::kPropose);
+    out += shard::keys::be64(group.value());
+    out += command;
+    return out;
+}
+
+Result<std::pair<GroupId, std::string>> parse_forward_request(std::string_view body) {
+    if (body.size() < 9) return Status::invalid_argument("short proposal");
+    return std::make_pair(GroupId{shard::keys::parse_be64(body.substr(1, 8))},
+                          std::string(body.substr(9)));
+}
+
+Result<std::string> RaftReplica::propose_here(std::string command) {
+    return host_.propose(group_, std::move(command), options_.propose_timeout);
+}
+
+Result<shard::ApplyOutcome> RaftReplica::propose(shard::Command command) {
+    const std::string bytes = command.SerializeAsString();
+    const auto deadline = Clock::now() + options_.propose_timeout;
+    while (true) {
+        const NodeId leader = host_.leader(group_);
+        Result<std::string> r = Status(Errc::not_leader, "no leader known");
+        if (leader == self_) {
+            r = host_.propose(group_, bytes, std::max(left(deadline), milliseconds(1)));
+        } else if (leader.value() != 0) {
+            r = remote_.call(leader.value(), forward_request(group_, bytes),
+                             std::max(left(deadline), milliseconds(1)));
+        }
+        if (r.is_ok()) return decode_outcome(*r);
+        if (r.status().code() != Errc::not_leader || left(deadline) <= kElectionPause)
+            return r.status();
+        std::this_thread::sleep_for(kElectionPause);
+    }
+}
+
+Status RaftReplica::read_barrier() {
+    const auto deadline = Clock::now() + options_.read_timeout;
+    while (true) {
+        Status s = host_.read_barrier(group_, std::max(left(deadline), milliseconds(1)));
+        if (s.is_ok() || s.code() != Errc::not_leader || left(deadline) <= kElectionPause) return s;
+        std::this_thread::sleep_for(kElectionPause);
+    }
+}
+
+}  // namespace cleave::node

@@ -1,0 +1,50 @@
+#pragma once
+// RaftReplica: the shard::Replica of a cluster node. Proposals go to the
+// group's leader — proposed here when this node leads, forwarded otherwise —
+// and reads pass a ReadIndex barrier, so any replica serves linearizable
+// reads (dissertation 6.4).
+//
+// Retries: a proposal answered not_leader was certainly not applied, so it is
+// retried (after a short pause while an election runs) until the deadline.
+// Any other failure may hide an applied command and is returned as is
+// (unavailable: the client retries if it wants to).
+
+#include <chrono>
+
+#include "common/strong_id.h"
+#include "multiraft/host.h"
+#include "node/remote.h"
+#include "shard/replica.h"
+
+namespace cleave::node {
+
+struct RaftReplicaOptions {
+    std::chrono::milliseconds propose_timeout{15000};
+    std::chrono::milliseconds read_timeout{5000};
+};
+
+class RaftReplica final : public shard::Replica {
+  public:
+    RaftReplica(multiraft::Host& host, Remote& remote, NodeId self, GroupId group,
+                RaftReplicaOptions options = {})
+        : host_(host), remote_(remote), self_(self), group_(group), options_(options) {}
+
+    Result<shard::ApplyOutcome> propose(shard::Command command) override;
+    Status read_barrier() override;
+
+    // The leader's side of a forwarded proposal (wire::kPropose).
+    Result<std::string> propose_here(std::string command);
+
+  private:
+    multiraft::Host& host_;
+    Remote& remote_;
+    const NodeId self_;
+    const GroupId group_;
+    const RaftReplicaOptions options_;
+};
+
+std::string forward_request(GroupId group, const std::string& command);
+// Parses a kPropose request: (group, command).
+Result<std::pair<GroupId, std::string>> parse_forward_request(std::string_view body);
+
+}  // namespace cleave::node

@@ -1,0 +1,135 @@
+#include "shard/snapshot_image.h"
+
+#include <array>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "common/hash.h"
+#include "shard/record_keys.h"
+#include "shard/state_machine.h"
+
+namespace cleave::shard {
+
+namespace {
+
+constexpr std::string_view kMagic = "CLVIMG01";
+constexpr size_t kTrailerBytes = 8 + 4;  // count be64 | crc32c be32
+constexpr size_t kRecordHeaderBytes = 4 + 4;
+
+// The state machine's families, in key order (so the image is sorted).
+constexpr std::array<char, 5> kFamilies = {keys::kBucket, keys::kObject, keys::kPart, keys::kMarker,
+                                           keys::kUpload};
+
+bool is_image_family(char c) {
+    for (char f : kFamilies) {
+        if (f == c) return true;
+    }
+    return false;
+}
+
+// [f, f+1): every key of one family.
+std::pair<std::string, std::string> family_range(char family) {
+    return {std::string(1, family), std::string(1, static_cast<char>(family + 1))};
+}
+
+struct ImageRecord {
+    std::string_view key;
+    std::string_view value;
+};
+
+// Checks the whole image and returns views into it of its records; nothing is
+// trusted until the CRC matches and every record is well formed.
+Result<std::vector<ImageRecord>> parse_image(std::string_view image) {
+    if (image.size() < kMagic.size() + kTrailerBytes) {
+        return Status::corruption(
+            fmt::format("snapshot image of {} bytes is too short", image.size()));
+    }
+    if (image.substr(0, kMagic.size()) != kMagic) {
+        return Status::corruption("snapshot image has a bad magic");
+    }
+    const std::string_view covered = image.substr(0, image.size() - 4);
+    const uint32_t want_crc = keys::parse_be32(image.substr(image.size() - 4));
+    if (crc32c(covered) != want_crc) return Status::corruption("snapshot image CRC mismatch");
+    const uint64_t count = keys::parse_be64(image.substr(image.size() - kTrailerBytes, 8));
+
+    std::vector<ImageRecord> records;
+    std::string_view rest =
+        image.substr(kMagic.size(), image.size() - kMagic.size() - kTrailerBytes);
+    std::string_view previous_key;
+    while (!rest.empty()) {
+        if (rest.size() < kRecordHeaderBytes) {
+            return Status::corruption("snapshot image ends inside a record header");
+        }
+        const uint64_t key_len = keys::parse_be32(rest.substr(0, 4));
+        const uint64_t value_len = keys::parse_be32(rest.substr(4, 4));
+        rest.remove_prefix(kRecordHeaderBytes);
+        if (rest.size() < key_len + value_len) {
+            return Status::corruption("snapshot image ends inside a record");
+        }
+        ImageRecord r{rest.substr(0, key_len), rest.substr(key_len, value_len)};
+        rest.remove_prefix(key_len + value_len);
+        if (r.key.empty() || !is_image_family(r.key[0])) {
+            return Status::corruption(
+                "snapshot image holds a key outside the state machine's families");
+        }
+        if (!records.empty() && !(previous_key < r.key)) {
+            return Status::corruption("snapshot image keys are not strictly increasing");
+        }
+        previous_key = r.key;
+        records.push_back(r);
+    }
+    if (records.size() != count) {
+        return Status::corruption(fmt::format(
+            "snapshot image holds {} records, its trailer says {}", records.size(), count));
+    }
+    return records;
+}
+
+}  // namespace
+
+Result<std::string> build_image(storage::Engine& engine, const storage::Snapshot* snapshot) {
+    constexpr uint64_t kMaxField = std::numeric_limits<uint32_t>::max();
+    std::string out(kMagic);
+    uint64_t count = 0;
+    for (char family : kFamilies) {
+        auto [begin, end] = family_range(family);
+        auto it = engine.iterate(
+            storage::IterOptions{.lower_bound = begin, .upper_bound = end, .snapshot = snapshot});
+        for (it->seek_to_first(); it->valid(); it->next()) {
+            const std::string_view key = it->key();
+            const std::string_view value = it->value();
+            if (key.size() > kMaxField || value.size() > kMaxField) {
+                return Status(Errc::too_large,
+                              fmt::format("record of {}+{} bytes does not fit a snapshot image",
+                                          key.size(), value.size()));
+            }
+            out += keys::be32(static_cast<uint32_t>(key.size()));
+            out += keys::be32(static_cast<uint32_t>(value.size()));
+            out += key;
+            out += value;
+            ++count;
+        }
+        CLEAVE_RETURN_IF_ERROR(it->status());
+    }
+    out += keys::be64(count);
+    out += keys::be32(crc32c(out));
+    return out;
+}
+
+Status install_image(storage::Engine& engine, std::string_view image, uint64_t applied_index) {
+    CLEAVE_ASSIGN_OR_RETURN(auto records, parse_image(image));
+    storage::WriteBatch batch;
+    // Ops apply in order: the ranges are cleared first, then refilled.
+    for (char family : kFamilies) {
+        auto [begin, end] = family_range(family);
+        batch.delete_range(begin, end);
+    }
+    for (const auto& r : records) batch.put(r.key, r.value);
+    StateMachine::put_applied_index(batch, applied_index);
+    // Synced: the Raft log before applied_index may be compacted as soon as
+    // this returns, so the state that replaces it must be durable.
+    return engine.write(batch, storage::WriteOptions{.sync = true});
+}
+
+}  // namespace cleave::shard

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/clock.h"
+#include "common/hash.h"
 #include "common/logging.h"
 #include "multiraft/wire.h"
 #include "node/node.pb.h"
@@ -64,8 +65,13 @@ Status Node::start() {
     if (ec) return Status::io_error("cannot create " + raft_dir + ": " + ec.message());
 
     storage::EngineOptions eo = config_.engine;
-    if (eo.path.empty()) eo.path = config_.data_dir + "/engine";
+    storage::EngineOptions meta_eo = config_.engine;
+    eo.path = config_.data_dir + "/engine";
+    meta_eo.path = config_.data_dir + "/meta";
+    meta_eo.redis_key_prefix = config_.engine.redis_key_prefix + "meta:";
     CLEAVE_ASSIGN_OR_RETURN(engine_, storage::open_engine(eo));
+    CLEAVE_ASSIGN_OR_RETURN(meta_engine_, storage::open_engine(meta_eo));
+    started_ms_ = SystemClock::instance().now_unix_ms();
     CLEAVE_ASSIGN_OR_RETURN(chunks_, blob::ChunkStore::open(config_.data_dir + "/chunks"));
 
     rpc::TransportConfig tc;
@@ -92,8 +98,10 @@ Status Node::start() {
         }
         repair_cv_.notify_all();
     });
+    CLEAVE_ASSIGN_OR_RETURN(meta_, ShardGroup::open(*meta_engine_));
     std::set<NodeId> voters;
     for (const auto& [id, addr] : config_.members) voters.insert(id);
+    CLEAVE_RETURN_IF_ERROR(host_->add_group(kMeta, voters, *meta_));
     CLEAVE_RETURN_IF_ERROR(host_->add_group(kShard, voters, *shard_));
 
     transport_->on_message([this](uint64_t from, std::string body) {
@@ -108,12 +116,14 @@ Status Node::start() {
     }
 
     replica_ = std::make_unique<RaftReplica>(*host_, *remote_, config_.id, kShard);
+    meta_replica_ = std::make_unique<RaftReplica>(*host_, *remote_, config_.id, kMeta);
     auto peers = [this] { return shard_peers(); };
     replicator_ = std::make_unique<PeerChunkReplicator>(*remote_, peers);
     chunk_source_ = std::make_unique<PeerChunkSource>(*chunks_, *remote_, peers);
     service_ = std::make_unique<service::LocalObjectService>(
         *engine_, *chunks_, *replica_, SystemClock::instance(), config_.service,
-        chunk_source_.get(), replicator_.get());
+        chunk_source_.get(), replicator_.get(),
+        service::MetaShard{meta_replica_.get(), meta_engine_.get()});
 
     host_->start();
     io_thread_ = std::thread([this] {
@@ -121,6 +131,7 @@ Status Node::start() {
         io_.run();
     });
     repair_thread_ = std::thread([this] { repair_chunks_loop(); });
+    heartbeat_thread_ = std::thread([this] { heartbeat_loop(); });
     log()->info("node {} up: cluster endpoint {}:{}, {} members", config_.id.value(),
                 config_.cluster.host, transport_->port(), config_.members.size());
     return Status::ok();
@@ -137,6 +148,7 @@ void Node::stop() {
     }
     repair_cv_.notify_all();
     if (repair_thread_.joinable()) repair_thread_.join();
+    if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
     service_.reset();
     if (host_) host_->stop();
     if (transport_) {
@@ -150,13 +162,16 @@ void Node::stop() {
     pool_.join();
     io_.stop();
     if (io_thread_.joinable()) io_thread_.join();
-    if (engine_) {
-        Status s = engine_->sync();
+    for (auto* e : {engine_.get(), meta_engine_.get()}) {
+        if (!e) continue;
+        Status s = e->sync();
         if (!s.is_ok()) log()->warn("final engine sync failed: {}", s.to_string());
     }
 }
 
-bool Node::healthy() const { return host_ && host_->leader(kShard).value() != 0; }
+bool Node::healthy() const {
+    return host_ && host_->leader(kShard).value() != 0 && host_->leader(kMeta).value() != 0;
+}
 
 ShardPeers Node::shard_peers() const {
     ShardPeers p;
@@ -181,8 +196,9 @@ asio::awaitable<Result<std::string>> Node::on_request(uint64_t from, std::string
         switch (kind) {
             case multiraft::wire::kPropose: {
                 CLEAVE_ASSIGN_OR_RETURN(auto req, parse_forward_request(b));
-                if (req.first != kShard) return Status(Errc::not_found, "no such group");
-                return replica_->propose_here(std::move(req.second));
+                if (req.first == kShard) return replica_->propose_here(std::move(req.second));
+                if (req.first == kMeta) return meta_replica_->propose_here(std::move(req.second));
+                return Status(Errc::not_found, "no such group");
             }
             case multiraft::wire::kChunkPut:
             case multiraft::wire::kChunkGet:
@@ -298,6 +314,35 @@ Result<std::string> Node::status_json() {
         }
         out += "]}";
     }
+    out += "],";
+    // The meta shard as this node has applied it (no read barrier: a status
+    // view may trail the leader by a moment).
+    shard::Reader meta(*meta_engine_);
+    const int64_t now = SystemClock::instance().now_unix_ms();
+    out += "\"registry\":[";
+    if (auto nodes = meta.nodes(); nodes.is_ok()) {
+        for (size_t i = 0; i < nodes->size(); ++i) {
+            const auto& n = (*nodes)[i];
+            out += fmt::format(
+                "{}{{\"id\":{},\"s3\":{},\"cluster\":{},\"last_seen_ms\":{},\"age_ms\":{},"
+                "\"capacity_bytes\":{},\"used_bytes\":{}}}",
+                i ? "," : "", n.id(), json_string(n.s3()), json_string(n.cluster()),
+                n.last_seen_ms(), now - n.last_seen_ms(), n.capacity_bytes(), n.used_bytes());
+        }
+    }
+    out += "],\"shard_map\":[";
+    if (auto map = meta.shard_map(); map.is_ok()) {
+        for (size_t i = 0; i < map->size(); ++i) {
+            const auto& d = (*map)[i];
+            std::string replicas;
+            for (int r = 0; r < d.replicas_size(); ++r)
+                replicas += fmt::format("{}{}", r ? "," : "", d.replicas(r));
+            out += fmt::format(
+                "{}{{\"id\":{},\"start\":{},\"end\":{},\"epoch\":{},\"replicas\":[{}]}}",
+                i ? "," : "", d.id(), json_string(to_hex(d.start())), json_string(to_hex(d.end())),
+                d.epoch(), replicas);
+        }
+    }
     out += "]}\n";
     return out;
 }
@@ -329,6 +374,63 @@ Result<std::string> Node::admin(const std::string& method, const std::string& pa
                            st.snapshot_index);
     }
     return Status::not_found(fmt::format("no admin operation {} {}", method, path));
+}
+
+// ---- registry ----------------------------------------------------------------
+
+Status Node::heartbeat() {
+    shard::Command c;
+    c.set_time_ms(SystemClock::instance().now_unix_ms());
+    auto* n = c.mutable_register_node()->mutable_node();
+    n->set_id(config_.id.value());
+    n->set_s3(config_.s3_address);
+    n->set_cluster(fmt::format("{}:{}", config_.cluster.host, config_.cluster.port));
+    n->set_started_ms(started_ms_);
+    n->set_last_seen_ms(c.time_ms());
+    std::error_code ec;
+    const auto space = std::filesystem::space(config_.data_dir, ec);
+    if (!ec) {
+        n->set_capacity_bytes(space.capacity);
+        n->set_used_bytes(space.capacity - space.available);
+    }
+    CLEAVE_ASSIGN_OR_RETURN(auto registered, meta_replica_->propose(std::move(c)));
+    CLEAVE_RETURN_IF_ERROR(registered.status);
+
+    // The initial shard map: one data shard over the whole keyspace on the
+    // initial members. Every node proposes it; the first one wins.
+    shard::Command m;
+    m.set_time_ms(SystemClock::instance().now_unix_ms());
+    auto* put = m.mutable_put_shard();
+    put->set_only_if_absent(true);
+    auto* d = put->mutable_shard();
+    d->set_id(kShard.value());
+    d->set_epoch(1);
+    for (const auto& [id, addr] : config_.members) d->add_replicas(id.value());
+    CLEAVE_ASSIGN_OR_RETURN(auto mapped, meta_replica_->propose(std::move(m)));
+    if (!mapped.status.is_ok() && mapped.status.code() != Errc::already_exists)
+        return mapped.status;
+    return Status::ok();
+}
+
+void Node::heartbeat_loop() {
+    constexpr auto kPeriod = std::chrono::seconds(5);
+    while (true) {
+        {
+            std::unique_lock lock(repair_mu_);
+            // Also the stop signal: repair_stop_ wakes this wait.
+            if (repair_cv_.wait_for(lock, std::chrono::milliseconds(200),
+                                    [&] { return repair_stop_; }))
+                return;
+        }
+        if (!healthy()) continue;
+        Status s = heartbeat();
+        if (!s.is_ok()) {
+            log()->debug("heartbeat not recorded: {}", s.to_string());
+            continue;
+        }
+        std::unique_lock lock(repair_mu_);
+        if (repair_cv_.wait_for(lock, kPeriod, [&] { return repair_stop_; })) return;
+    }
 }
 
 // ---- chunk repair ----------------------------------------------------------

@@ -12,8 +12,13 @@
 //                  ShardGroup ──▶ engine               ChunkStore
 //                     └──────────── rpc::Transport (one connection per node pair) ─┘
 //
-// Today a cluster has one shard (group 1) replicated on every initial member;
-// the shard map and splitting are issue 5.
+// Two Raft groups today, both on every initial member, each with its own
+// engine (so their keys and applied indexes never mix):
+//   group 0  the meta shard: buckets, the node registry (refreshed by every
+//            node's heartbeat) and the shard map;
+//   group 1  the one data shard: objects, uploads, directory markers, and a
+//            mirror of each bucket.
+// Routing over many data shards and splitting them are issue 5.
 //
 // Threading: the transport, Raft cores and node-to-node request coroutines
 // run on the node's own io_context thread; blocking requests (forwarded
@@ -87,11 +92,17 @@ class Node {
     Result<std::string> status_json();
     ShardPeers shard_peers() const;
     void repair_chunks_loop();
+    // Registers this node in the meta shard and keeps its record fresh;
+    // proposes the initial shard map if the meta shard has none.
+    void heartbeat_loop();
+    Status heartbeat();
 
+    static constexpr GroupId kMeta{0};
     static constexpr GroupId kShard{1};
 
     NodeConfig config_;
     std::unique_ptr<storage::Engine> engine_;
+    std::unique_ptr<storage::Engine> meta_engine_;
     std::unique_ptr<blob::ChunkStore> chunks_;
     boost::asio::io_context io_;
     std::unique_ptr<rpc::Transport> transport_;
@@ -99,6 +110,8 @@ class Node {
     std::unique_ptr<multiraft::Host> host_;
     std::unique_ptr<ShardGroup> shard_;
     std::unique_ptr<RaftReplica> replica_;
+    std::unique_ptr<ShardGroup> meta_;
+    std::unique_ptr<RaftReplica> meta_replica_;
     std::unique_ptr<PeerChunkReplicator> replicator_;
     std::unique_ptr<PeerChunkSource> chunk_source_;
     std::unique_ptr<service::LocalObjectService> service_;
@@ -112,6 +125,8 @@ class Node {
     bool repair_wanted_ = false;  // guarded by repair_mu_
     bool repair_stop_ = false;    // guarded by repair_mu_
     std::thread repair_thread_;
+    std::thread heartbeat_thread_;
+    int64_t started_ms_ = 0;
 };
 
 }  // namespace cleave::node

@@ -14,6 +14,8 @@ using std::chrono::milliseconds;
 namespace {
 // The pause between attempts while the group has no (known) leader.
 constexpr milliseconds kElectionPause{50};
+// How long one ReadIndex attempt may take before it is asked again.
+constexpr milliseconds kReadAttempt{1000};
 
 milliseconds left(Clock::time_point deadline) {
     return std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
@@ -46,8 +48,12 @@ Result<shard::ApplyOutcome> RaftReplica::propose(shard::Command command) {
         if (leader == self_) {
             r = host_.propose(group_, bytes, std::max(left(deadline), milliseconds(1)));
         } else if (leader.value() != 0) {
-            r = remote_.call(leader.value(), forward_request(group_, bytes),
-                             std::max(left(deadline), milliseconds(1)));
+            bool sent = false;
+            r = remote_.call_if_connected(leader.value(), forward_request(group_, bytes),
+                                          std::max(left(deadline), milliseconds(1)), &sent);
+            // Not sent (the leader's connection is down: it may have died):
+            // safe to retry once an election tells us the next leader.
+            if (!sent) r = Status(Errc::not_leader, r.status().message());
         }
         if (r.is_ok()) return decode_outcome(*r);
         if (r.status().code() != Errc::not_leader || left(deadline) <= kElectionPause)
@@ -59,9 +65,12 @@ Result<shard::ApplyOutcome> RaftReplica::propose(shard::Command command) {
 Status RaftReplica::read_barrier() {
     const auto deadline = Clock::now() + options_.read_timeout;
     while (true) {
-        Status s = host_.read_barrier(group_, std::max(left(deadline), milliseconds(1)));
-        if (s.is_ok() || s.code() != Errc::not_leader || left(deadline) <= kElectionPause) return s;
-        std::this_thread::sleep_for(kElectionPause);
+        // A read is safe to repeat: short attempts, so that a read index
+        // asked of a leader that just died is soon asked of the next one.
+        const milliseconds attempt = std::min(left(deadline), kReadAttempt);
+        Status s = host_.read_barrier(group_, std::max(attempt, milliseconds(1)));
+        if (s.is_ok() || s.code() == Errc::aborted || left(deadline) <= kElectionPause) return s;
+        if (s.code() == Errc::not_leader) std::this_thread::sleep_for(kElectionPause);
     }
 }
 

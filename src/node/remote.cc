@@ -15,7 +15,15 @@ namespace {
 
 // co_spawn's result must be default-constructible; Result<T> is not.
 asio::awaitable<std::optional<Result<std::string>>> call_one(rpc::Transport& t, uint64_t peer,
-                                                             std::string body, int64_t timeout_ms) {
+                                                             std::string body, int64_t timeout_ms,
+                                                             std::shared_ptr<bool> sent = nullptr) {
+    if (sent) {
+        // On the io thread: connected() is not safe anywhere else.
+        *sent = t.connected(peer);
+        if (!*sent)
+            co_return std::optional<Result<std::string>>(
+                Status::unavailable(fmt::format("no connection to node {}", peer)));
+    }
     auto call = t.call(peer, std::move(body), timeout_ms);
     Result<std::string> r = co_await std::move(call);
     co_return std::optional<Result<std::string>>(std::move(r));
@@ -33,8 +41,22 @@ struct Tally {
 
 Result<std::string> Remote::call(uint64_t peer, std::string body,
                                  std::chrono::milliseconds timeout) {
+    return call_impl(peer, std::move(body), timeout, nullptr);
+}
+
+Result<std::string> Remote::call_if_connected(uint64_t peer, std::string body,
+                                              std::chrono::milliseconds timeout, bool* sent) {
+    auto flag = std::make_shared<bool>(false);
+    auto r = call_impl(peer, std::move(body), timeout, flag);
+    *sent = *flag;
+    return r;
+}
+
+Result<std::string> Remote::call_impl(uint64_t peer, std::string body,
+                                      std::chrono::milliseconds timeout,
+                                      std::shared_ptr<bool> sent) {
     auto tally = std::make_shared<Tally>();
-    asio::co_spawn(io_, call_one(transport_, peer, std::move(body), timeout.count()),
+    asio::co_spawn(io_, call_one(transport_, peer, std::move(body), timeout.count(), sent),
                    [tally](std::exception_ptr e, std::optional<Result<std::string>> r) {
                        std::lock_guard lock(tally->mu);
                        if (e || !r) r = Status::internal("call failed");

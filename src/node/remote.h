@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,11 @@ class Remote {
         : io_(io), transport_(transport) {}
 
     Result<std::string> call(uint64_t peer, std::string body, std::chrono::milliseconds timeout);
+    // As call(), but only when a connection to the peer is up: otherwise
+    // fails at once with `*sent` false — the request certainly never left,
+    // so the caller may retry it elsewhere without doubling it.
+    Result<std::string> call_if_connected(uint64_t peer, std::string body,
+                                          std::chrono::milliseconds timeout, bool* sent);
     // Sends `body` to every peer at once and returns as soon as `need` of
     // them answered OK (true), or once that can no longer happen (false).
     // The calls still outstanding finish in the background.
@@ -28,6 +34,9 @@ class Remote {
                      std::chrono::milliseconds timeout);
 
   private:
+    Result<std::string> call_impl(uint64_t peer, std::string body,
+                                  std::chrono::milliseconds timeout, std::shared_ptr<bool> sent);
+
     boost::asio::io_context& io_;
     rpc::Transport& transport_;
 };

@@ -81,12 +81,13 @@ LocalObjectService::LocalObjectService(storage::Engine& engine, blob::ChunkStore
                                        shard::Replica& replica, const Clock& clock,
                                        LocalObjectServiceOptions options,
                                        blob::ChunkSource* read_source,
-                                       blob::ChunkReplicator* replicator)
+                                       blob::ChunkReplicator* replicator, MetaShard meta)
     : engine_(engine),
       chunks_(chunks),
       read_source_(read_source ? *read_source : chunks),
       replicator_(replicator),
       replica_(replica),
+      meta_(meta),
       clock_(clock),
       options_(options) {
     if (options_.gc_interval_ms > 0) gc_thread_ = std::thread([this] { gc_loop(); });
@@ -104,6 +105,19 @@ LocalObjectService::~LocalObjectService() {
 Result<shard::ApplyOutcome> LocalObjectService::propose(shard::Command command) {
     command.set_time_ms(clock_.now_unix_ms());
     return replica_.propose(std::move(command));
+}
+
+Result<shard::ApplyOutcome> LocalObjectService::propose_meta(shard::Command command) {
+    command.set_time_ms(clock_.now_unix_ms());
+    return bucket_replica().propose(std::move(command));
+}
+
+Status LocalObjectService::mirror_bucket(std::string_view bucket) {
+    shard::Command c;
+    c.mutable_create_bucket()->set_bucket(std::string(bucket));
+    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose(std::move(c)));
+    if (outcome.status.code() == Errc::already_exists) return Status::ok();
+    return outcome.status;
 }
 
 Status LocalObjectService::check_key(std::string_view key) const {
@@ -133,14 +147,26 @@ Status LocalObjectService::ensure_dir_marker(std::string_view bucket, std::strin
 Status LocalObjectService::create_bucket(std::string_view bucket) {
     shard::Command c;
     c.mutable_create_bucket()->set_bucket(std::string(bucket));
-    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose(std::move(c)));
+    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose_meta(std::move(c)));
+    if (!meta_.engine) return outcome.status;
+    // Meta first (it decides whether the name is taken), then the mirror; a
+    // retry after a failure in between completes the mirror.
+    if (!outcome.status.is_ok() && outcome.status.code() != Errc::already_exists)
+        return outcome.status;
+    CLEAVE_RETURN_IF_ERROR(mirror_bucket(bucket));
     return outcome.status;
 }
 
 Status LocalObjectService::delete_bucket(std::string_view bucket) {
     shard::Command c;
     c.mutable_delete_bucket()->set_bucket(std::string(bucket));
-    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose(std::move(c)));
+    if (meta_.engine) {
+        // The data shard first: it refuses while objects or uploads remain,
+        // and once its mirror is gone no write can land in the bucket.
+        CLEAVE_ASSIGN_OR_RETURN(auto data, propose(c));
+        if (!data.status.is_ok() && data.status.code() != Errc::no_such_bucket) return data.status;
+    }
+    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose_meta(std::move(c)));
     return outcome.status;
 }
 
@@ -156,19 +182,26 @@ Status LocalObjectService::bucket_known(std::string_view bucket) {
     // replica that has not applied the creation yet.
     if (bucket_local(bucket).is_ok()) return Status::ok();
     CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
-    return bucket_local(bucket);
+    Status here = bucket_local(bucket);
+    if (here.is_ok() || here.code() != Errc::no_such_bucket || !meta_.engine) return here;
+    // The meta shard may hold a bucket whose mirror a failed create never
+    // made here: repair it.
+    CLEAVE_RETURN_IF_ERROR(meta_.replica->read_barrier());
+    CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(*meta_.engine).bucket(bucket));
+    if (!rec) return here;
+    return mirror_bucket(bucket);
 }
 
 Result<BucketInfo> LocalObjectService::head_bucket(std::string_view bucket) {
-    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
-    CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(engine_).bucket(bucket));
+    CLEAVE_RETURN_IF_ERROR(bucket_replica().read_barrier());
+    CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(bucket_engine()).bucket(bucket));
     if (!rec) return Status(Errc::no_such_bucket, std::string(bucket));
     return BucketInfo{rec->name(), rec->created_ms()};
 }
 
 Result<std::vector<BucketInfo>> LocalObjectService::list_buckets() {
-    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
-    CLEAVE_ASSIGN_OR_RETURN(auto recs, shard::Reader(engine_).buckets());
+    CLEAVE_RETURN_IF_ERROR(bucket_replica().read_barrier());
+    CLEAVE_ASSIGN_OR_RETURN(auto recs, shard::Reader(bucket_engine()).buckets());
     std::vector<BucketInfo> out;
     for (const auto& r : recs) out.push_back({r.name(), r.created_ms()});
     return out;

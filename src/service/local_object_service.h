@@ -51,6 +51,13 @@ class ChunkPins {
     std::unordered_map<std::string, int> pins_;  // guarded by mu_
 };
 
+// A cluster's meta shard: buckets live there (the data shard keeps a mirror
+// of each, which its writes check deterministically).
+struct MetaShard {
+    shard::Replica* replica = nullptr;
+    storage::Engine* engine = nullptr;
+};
+
 struct GcStats {
     uint64_t referenced = 0;
     uint64_t removed = 0;
@@ -67,7 +74,7 @@ class LocalObjectService final : public ObjectService {
     LocalObjectService(storage::Engine& engine, blob::ChunkStore& chunks, shard::Replica& replica,
                        const Clock& clock, LocalObjectServiceOptions options = {},
                        blob::ChunkSource* read_source = nullptr,
-                       blob::ChunkReplicator* replicator = nullptr);
+                       blob::ChunkReplicator* replicator = nullptr, MetaShard meta = {});
     ~LocalObjectService() override;
 
     Status create_bucket(std::string_view bucket) override;
@@ -119,6 +126,12 @@ class LocalObjectService final : public ObjectService {
 
   private:
     Result<shard::ApplyOutcome> propose(shard::Command command);
+    Result<shard::ApplyOutcome> propose_meta(shard::Command command);
+    // Makes the data shard's mirror of a bucket the meta shard holds.
+    Status mirror_bucket(std::string_view bucket);
+    // Where buckets are authoritative: the meta shard's engine, or ours.
+    storage::Engine& bucket_engine() { return meta_.engine ? *meta_.engine : engine_; }
+    shard::Replica& bucket_replica() { return meta_.replica ? *meta_.replica : replica_; }
     Status ensure_dir_marker(std::string_view bucket, std::string_view key);
     Status check_key(std::string_view key) const;
     // Whether the bucket exists in this replica's state, without a barrier.
@@ -132,6 +145,7 @@ class LocalObjectService final : public ObjectService {
     blob::ChunkSource& read_source_;
     blob::ChunkReplicator* const replicator_;  // may be null
     shard::Replica& replica_;
+    const MetaShard meta_;
     const Clock& clock_;
     const LocalObjectServiceOptions options_;
     ChunkPins pins_;

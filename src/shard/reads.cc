@@ -200,6 +200,35 @@ Result<std::vector<BucketRecord>> Reader::buckets() {
     return out;
 }
 
+namespace {
+
+template <typename Record>
+Result<std::vector<Record>> parse_all(storage::Iterator& it, const char* what) {
+    std::vector<Record> out;
+    for (it.seek_to_first(); it.valid(); it.next()) {
+        Record r;
+        if (!r.ParseFromArray(it.value().data(), static_cast<int>(it.value().size())))
+            return Status::corruption(fmt::format("unparsable {} record", what));
+        out.push_back(std::move(r));
+    }
+    CLEAVE_RETURN_IF_ERROR(it.status());
+    return out;
+}
+
+}  // namespace
+
+Result<std::vector<NodeRecord>> Reader::nodes() {
+    const std::string begin(1, keys::kNode);
+    auto it = engine_.iterate(range(begin, prefix_successor(begin)));
+    return parse_all<NodeRecord>(*it, "node");
+}
+
+Result<std::vector<ShardDescriptor>> Reader::shard_map() {
+    const std::string begin(1, keys::kShardMap);
+    auto it = engine_.iterate(range(begin, prefix_successor(begin)));
+    return parse_all<ShardDescriptor>(*it, "shard descriptor");
+}
+
 Result<bool> Reader::bucket_is_empty(std::string_view bucket) {
     BucketKeyStream keys_stream(engine_, snapshot_, bucket, "");
     keys_stream.seek("");

@@ -52,6 +52,9 @@ class Reader {
 
     Result<std::optional<BucketRecord>> bucket(std::string_view name);
     Result<std::vector<BucketRecord>> buckets();
+    // The meta shard's node registry and shard map, by id.
+    Result<std::vector<NodeRecord>> nodes();
+    Result<std::vector<ShardDescriptor>> shard_map();
     // True when the bucket holds no object and no multipart upload.
     Result<bool> bucket_is_empty(std::string_view bucket);
 

@@ -10,6 +10,8 @@
 //   'r' marker pk                      -> DirMarker           (directory index)
 //   'u' pk 0x00 upload_id              -> UploadRecord
 //   'p' pk 0x00 upload_id 0x00 be32(n) -> PartRecord
+//   'n' be64(node id)                  -> NodeRecord          (meta shard)
+//   'm' be64(shard id)                 -> ShardDescriptor     (meta shard)
 //   's' name                           -> shard state (applied index, ...)
 //   'l' be64(index)                    -> logged Command      (command_log.h)
 //
@@ -28,6 +30,8 @@ inline constexpr char kMarker = 'r';
 inline constexpr char kUpload = 'u';
 inline constexpr char kPart = 'p';
 inline constexpr char kState = 's';
+inline constexpr char kNode = 'n';
+inline constexpr char kShardMap = 'm';
 inline constexpr char kLog = 'l';
 
 inline std::string with_family(char family, std::string_view rest) {
@@ -95,6 +99,9 @@ inline std::string parts_prefix(std::string_view pk, std::string_view upload_id)
     out.push_back('\0');
     return out;
 }
+
+inline std::string node(uint64_t id) { return with_family(kNode, be64(id)); }
+inline std::string shard_descriptor(uint64_t id) { return with_family(kShardMap, be64(id)); }
 
 inline std::string state(std::string_view name) { return with_family(kState, name); }
 inline std::string log_entry(uint64_t index) { return with_family(kLog, be64(index)); }

@@ -18,7 +18,8 @@ constexpr size_t kTrailerBytes = 8 + 4;  // count be64 | crc32c be32
 constexpr size_t kRecordHeaderBytes = 4 + 4;
 
 // The state machine's families, in key order (so the image is sorted).
-constexpr std::array<char, 5> kFamilies = {keys::kBucket, keys::kObject, keys::kPart, keys::kMarker,
+constexpr std::array<char, 7> kFamilies = {keys::kBucket, keys::kShardMap, keys::kNode,
+                                           keys::kObject, keys::kPart,     keys::kMarker,
                                            keys::kUpload};
 
 bool is_image_family(char c) {

@@ -4,7 +4,8 @@
 // (dissertation 5.1, 5.3).
 //
 // The image holds every record of the state machine's families (record_keys.h:
-// 'b' buckets, 'o' objects, 'r' directory markers, 'u' uploads, 'p' parts) and
+// 'b' buckets, 'o' objects, 'r' directory markers, 'u' uploads, 'p' parts;
+// 'n' nodes and 'm' shard descriptors of the meta shard) and
 // nothing else: not the applied index (the snapshot's metadata carries it),
 // not other 's' shard state, not the 'l' command log.
 //

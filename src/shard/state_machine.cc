@@ -129,6 +129,19 @@ Result<ApplyOutcome> StateMachine::apply(uint64_t index, const Command& command)
         case Command::kAbortUpload:
             outcome = apply_abort_upload(command.abort_upload(), batch);
             break;
+        case Command::kRegisterNode: {
+            const NodeRecord& n = command.register_node().node();
+            if (n.id() == 0) {
+                outcome = fail(Errc::invalid_argument, "node id 0");
+                break;
+            }
+            batch.put(keys::node(n.id()), n.SerializeAsString());
+            outcome = ok();
+            break;
+        }
+        case Command::kPutShard:
+            outcome = apply_put_shard(command.put_shard(), batch);
+            break;
         case Command::OP_NOT_SET:
             outcome = fail(Errc::invalid_argument, "empty command");
             break;
@@ -142,6 +155,17 @@ Result<ApplyOutcome> StateMachine::apply(uint64_t index, const Command& command)
     CLEAVE_RETURN_IF_ERROR(engine_.write(batch, storage::WriteOptions{.sync = false}));
     applied_index_ = index;
     return outcome;
+}
+
+ApplyOutcome StateMachine::apply_put_shard(const PutShard& c, storage::WriteBatch& b) {
+    const std::string key = keys::shard_descriptor(c.shard().id());
+    if (c.only_if_absent()) {
+        auto existing = engine_.get(key);
+        if (!existing.is_ok()) return engine_failure(existing.status());
+        if (existing->has_value()) return fail(Errc::already_exists, "shard descriptor exists");
+    }
+    b.put(key, c.shard().SerializeAsString());
+    return ok();
 }
 
 ApplyOutcome StateMachine::apply_create_bucket(const Command& c, storage::WriteBatch& b) {

@@ -64,6 +64,7 @@ class StateMachine {
     ApplyOutcome apply_put_part(const PutPart& c, storage::WriteBatch& b);
     ApplyOutcome apply_complete_upload(const Command& c, storage::WriteBatch& b);
     ApplyOutcome apply_abort_upload(const AbortUpload& c, storage::WriteBatch& b);
+    ApplyOutcome apply_put_shard(const PutShard& c, storage::WriteBatch& b);
 
     // A multipart upload and its parts, as stored.
     struct UploadState {

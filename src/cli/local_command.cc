@@ -135,7 +135,7 @@ void stop_all(std::vector<NodeProc>& nodes) {
     }
     for (pid_t p : pids)
         if (alive(p)) ::kill(p, SIGTERM);
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    const auto deadline = Clock::now() + std::chrono::seconds(15);
     while (Clock::now() < deadline) {
         reap(nodes);
         bool any = false;

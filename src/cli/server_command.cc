@@ -133,6 +133,9 @@ int run_server(const ServerOptions& o) {
     sc.listen_port = s3_addr->port;
     sc.region = b.region;
     sc.virtual_host_suffixes = b.virtual_host_suffixes;
+    // Service calls of a cluster node mostly wait (on a quorum, a peer):
+    // many threads, so that waiting ones never starve the rest.
+    sc.threads = 64;
     sc.healthy = [&n] { return n.healthy(); };
     sc.admin = [&n](const std::string& method, const std::string& path,
                     const std::vector<std::pair<std::string, std::string>>& query) {
@@ -149,6 +152,9 @@ int run_server(const ServerOptions& o) {
     int sig = 0;
     sigwait(&signals, &sig);
     log()->info("signal {} received; shutting down", sig);
+    // Fail what waits on the cluster first, so the S3 endpoint's calls in
+    // flight return at once; then close the endpoint; then the node.
+    n.shutdown_raft();
     server.stop();
     n.stop();
     ::close(*lock_fd);

@@ -92,6 +92,7 @@ struct Host::Group {
     std::atomic<uint64_t> leader{0};
     std::map<uint64_t, uint64_t> record_last_index;  // io thread: WAL lsn -> last entry index
     bool fetching_snapshot = false;                  // io thread
+    bool was_leader = false;                         // io thread
 
     struct Proposal {
         Term term;
@@ -253,13 +254,16 @@ void Host::stop() {
         g->proposals.clear();
         g->applied_cv.notify_all();
     }
-    if (tick_timer_) {
-        // The timer belongs to the io thread; cancel it there.
-        auto alive = alive_;
-        asio::post(io_, [this, alive] {
-            if (*alive && tick_timer_) tick_timer_->cancel();
-        });
-    }
+    // The timer and the pending reads belong to the io thread.
+    auto alive = alive_;
+    asio::post(io_, [this, alive] {
+        if (!*alive) return;
+        if (tick_timer_) tick_timer_->cancel();
+        for (auto& [id, g] : groups_) {
+            for (auto& [rid, r] : g->reads) r.done->set_value(Status(Errc::aborted, "node stopping"));
+            g->reads.clear();
+        }
+    });
 }
 
 Host::Group* Host::find(GroupId id) const {
@@ -373,7 +377,9 @@ void Host::flush() {
         if (w.ready.snapshot || !w.ready.committed.empty()) {
             {
                 std::lock_guard lock(g.apply_mu);
-                g.apply_queue.push_back({w.ready.snapshot, std::move(w.ready.committed)});
+                // A copy: advance() below reads ready.committed to move the
+                // core's applied index.
+                g.apply_queue.push_back({w.ready.snapshot, w.ready.committed});
             }
             g.apply_cv.notify_one();
         }
@@ -389,6 +395,9 @@ void Host::flush() {
     bool more = false;
     for (auto& [id, g] : groups_) {
         g->leader = g->fsm->leader().value();
+        const bool leading = g->fsm->role() == raft::Role::leader;
+        if (g->was_leader && !leading) fail_proposals(*g);
+        g->was_leader = leading;
         more = more || g->fsm->has_ready();
     }
     if (more) schedule_flush();
@@ -607,6 +616,16 @@ GroupStatus Host::status(GroupId id) {
 }
 
 // ---- applying ----------------------------------------------------------------
+
+void Host::fail_proposals(Group& g) {
+    // Leadership lost: the entries may still commit under the next leader,
+    // or be overwritten; the proposers are told "unknown" now instead of
+    // waiting out their timeouts.
+    std::lock_guard lock(g.proposals_mu);
+    for (auto& [index, p] : g.proposals)
+        p.done->set_value(Status::unavailable("leadership lost; outcome unknown"));
+    g.proposals.clear();
+}
 
 void Host::apply_loop(Group& g) {
     while (true) {

@@ -136,6 +136,7 @@ class Host {
     boost::asio::awaitable<void> tick_loop();
     void expire_reads(Group& g);
     void apply_loop(Group& g);
+    void fail_proposals(Group& g);
     void apply_entries(Group& g, const std::vector<raft::Entry>& entries);
     void maybe_snapshot(Group& g, bool force);
     // On the io thread: hands the image to the core, persists it, compacts.

@@ -169,6 +169,10 @@ void Node::stop() {
     }
 }
 
+void Node::shutdown_raft() {
+    if (host_) host_->stop();
+}
+
 bool Node::healthy() const {
     return host_ && host_->leader(kShard).value() != 0 && host_->leader(kMeta).value() != 0;
 }

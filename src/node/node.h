@@ -82,6 +82,8 @@ class Node {
     //   POST compact                                 snapshot and compact the log now
     Result<std::string> admin(const std::string& method, const std::string& path,
                               const std::vector<std::pair<std::string, std::string>>& query);
+    // Stops the Raft groups: calls waiting on them fail (aborted) at once.
+    void shutdown_raft();
     void stop();
 
   private:

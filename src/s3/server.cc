@@ -95,6 +95,7 @@ Status Server::start() {
     if (pool_threads == 0)
         pool_threads = std::max<size_t>(4, 2 * std::thread::hardware_concurrency());
     s.pool = std::make_unique<asio::thread_pool>(pool_threads);
+    s.admin_pool = std::make_unique<asio::thread_pool>(2);
     s.acceptor = std::make_unique<tcp::acceptor>(*s.ioc);
     tcp::endpoint ep(addr, s.config.listen_port);
     if (s.acceptor->open(ep.protocol(), ec); ec)
@@ -148,9 +149,11 @@ void Server::stop() {
     // Blocking calls in flight finish before the coroutines that wait for
     // them are destroyed.
     s.pool->join();
+    s.admin_pool->join();
     s.acceptor.reset();
     s.ioc.reset();
     s.pool.reset();
+    s.admin_pool.reset();
 }
 
 // ------------------------------------------------------------ Connection ----

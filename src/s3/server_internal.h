@@ -40,6 +40,9 @@ struct Server::Impl {
 
     std::unique_ptr<asio::io_context> ioc;
     std::unique_ptr<asio::thread_pool> pool;  // blocking service calls
+    // Admin requests get threads of their own: an operator must be able to
+    // act (e.g. heal a partition) while every service thread waits on one.
+    std::unique_ptr<asio::thread_pool> admin_pool;
     std::unique_ptr<tcp::acceptor> acceptor;
     std::vector<std::thread> io_threads;
     uint16_t bound_port = 0;
@@ -125,7 +128,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     S3Status check_digests(const Request& req, const service::BodyDigest& digest) const;
 
     template <typename F>
-    asio::awaitable<std::invoke_result_t<F&>> blocking(F f);
+    asio::awaitable<std::invoke_result_t<F&>> blocking(F f, bool admin = false);
 
     // ---- Handlers (handlers.cc) ----
     asio::awaitable<void> dispatch(Request& req);
@@ -180,10 +183,10 @@ void Connection::add_common_headers(http::response<Body>& res, const Request& re
 }
 
 template <typename F>
-asio::awaitable<std::invoke_result_t<F&>> Connection::blocking(F f) {
+asio::awaitable<std::invoke_result_t<F&>> Connection::blocking(F f, bool admin) {
     using R = std::invoke_result_t<F&>;
     // co_spawn's result type must be default-constructible; Result<T> is not.
-    auto pool_executor = server_.pool->get_executor();
+    auto pool_executor = (admin ? server_.admin_pool : server_.pool)->get_executor();
     std::optional<R> r = co_await asio::co_spawn(
         pool_executor,
         [&f]() -> asio::awaitable<std::optional<R>> { co_return std::optional<R>(f()); },

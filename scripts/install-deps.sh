@@ -14,6 +14,8 @@ packages=(
   # real clients and servers the tests drive
   awscli python3 python3-boto3 python3-pytest rclone s3cmd redis-server
   procps curl
+  # benchmarks: the disk's single-writer fsync rate (bench/run-cluster.sh)
+  fio
 )
 
 missing=()

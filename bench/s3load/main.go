@@ -1,10 +1,15 @@
 // s3load: a small S3 load generator for Cleave's benchmarks (a tool, not
-// product code). It measures, against one endpoint:
+// product code). It measures, against one endpoint or several (the nodes of a
+// cluster, any of which accepts any request):
 //
 //	put-small: PUT ops/s of small objects with N concurrent clients for D
-//	put-large / get-large: MiB/s of large objects, one at a time
+//	put-large / get-large: MiB/s of large objects, one at a time, for a
+//	  fixed count or (with -large-duration) for a fixed time
 //
-// and prints one JSON object per phase on standard output. The `warp`
+// and prints one JSON object per phase on standard output. With several
+// endpoints, small-PUT client w talks to endpoint w mod n and large object i
+// goes to (and is read back from) endpoint i mod n, so every node takes an
+// even share of the load. The `warp`
 // benchmark named in the issues is not served by this machine's Go module
 // proxy; this tool measures the same quantities with minio-go.
 package main
@@ -18,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +35,7 @@ import (
 type result struct {
 	Phase       string  `json:"phase"`
 	Concurrency int     `json:"concurrency"`
+	Endpoints   int     `json:"endpoints"`
 	ObjectBytes int64   `json:"object_bytes"`
 	Ops         int64   `json:"ops"`
 	Errors      int64   `json:"errors"`
@@ -45,27 +52,35 @@ func emit(r result) {
 }
 
 func main() {
-	endpoint := flag.String("endpoint", "127.0.0.1:9000", "host:port")
+	endpoints := flag.String("endpoint", "127.0.0.1:9000", "host:port, or a comma-separated list of them")
 	bucket := flag.String("bucket", "bench", "bucket (created if missing)")
 	smallBytes := flag.Int64("small-bytes", 4096, "size of small objects")
 	concurrency := flag.Int("concurrency", 32, "concurrent clients for small PUTs")
 	duration := flag.Duration("duration", 10*time.Second, "how long the small-PUT phase runs")
 	largeBytes := flag.Int64("large-bytes", 64<<20, "size of large objects")
-	largeCount := flag.Int("large-count", 4, "large objects to PUT and GET")
+	largeCount := flag.Int("large-count", 4, "large objects to PUT and GET (when -large-duration is 0)")
+	largeDuration := flag.Duration("large-duration", 0,
+		"if set, each large phase runs this long instead (at least one object)")
 	flag.Parse()
 
-	client, err := minio.New(*endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(os.Getenv("CLEAVE_ACCESS_KEY"), os.Getenv("CLEAVE_SECRET_KEY"), ""),
-		Secure: false,
-		Region: "us-east-1",
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "s3load:", err)
-		os.Exit(2)
+	var clients []*minio.Client
+	for _, ep := range strings.Split(*endpoints, ",") {
+		client, err := minio.New(strings.TrimSpace(ep), &minio.Options{
+			Creds:  credentials.NewStaticV4(os.Getenv("CLEAVE_ACCESS_KEY"), os.Getenv("CLEAVE_SECRET_KEY"), ""),
+			Secure: false,
+			Region: "us-east-1",
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "s3load:", err)
+			os.Exit(2)
+		}
+		clients = append(clients, client)
 	}
+	nEndpoints := len(clients)
+	pick := func(i int) *minio.Client { return clients[i%nEndpoints] }
 	ctx := context.Background()
-	if err := client.MakeBucket(ctx, *bucket, minio.MakeBucketOptions{}); err != nil {
-		if exists, e2 := client.BucketExists(ctx, *bucket); e2 != nil || !exists {
+	if err := clients[0].MakeBucket(ctx, *bucket, minio.MakeBucketOptions{}); err != nil {
+		if exists, e2 := clients[0].BucketExists(ctx, *bucket); e2 != nil || !exists {
 			fmt.Fprintln(os.Stderr, "s3load: make bucket:", err)
 			os.Exit(2)
 		}
@@ -82,6 +97,7 @@ func main() {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
+			client := pick(w)
 			for i := 0; time.Now().Before(deadline); i++ {
 				key := fmt.Sprintf("small/%d/%d", w, i)
 				_, err := client.PutObject(ctx, *bucket, key, bytes.NewReader(small), *smallBytes,
@@ -95,29 +111,44 @@ func main() {
 		}(w)
 	}
 	wg.Wait()
-	emit(result{Phase: "put-small", Concurrency: *concurrency, ObjectBytes: *smallBytes,
-		Ops: ops, Errors: errs, Seconds: time.Since(start).Seconds()})
+	emit(result{Phase: "put-small", Concurrency: *concurrency, Endpoints: nEndpoints,
+		ObjectBytes: *smallBytes, Ops: ops, Errors: errs, Seconds: time.Since(start).Seconds()})
+
+	// more(i, start) says whether a large phase goes on to object i: a fixed
+	// count, or a fixed time with at least one object.
+	more := func(i int, start time.Time) bool {
+		if *largeDuration == 0 {
+			return i < *largeCount
+		}
+		return i == 0 || time.Since(start) < *largeDuration
+	}
 
 	// Phase 2 and 3: large PUTs and GETs, one at a time.
 	large := make([]byte, *largeBytes)
 	rand.Read(large)
 	start = time.Now()
-	var lerrs int64
-	for i := 0; i < *largeCount; i++ {
-		_, err := client.PutObject(ctx, *bucket, fmt.Sprintf("large/%d", i), bytes.NewReader(large),
+	var lops, lerrs int64
+	var stored []int // indexes of the large objects that were stored
+	for i := 0; more(i, start); i++ {
+		_, err := pick(i).PutObject(ctx, *bucket, fmt.Sprintf("large/%d", i), bytes.NewReader(large),
 			*largeBytes, minio.PutObjectOptions{PartSize: 16 << 20})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "s3load: large put:", err)
 			lerrs++
+			continue
 		}
+		lops++
+		stored = append(stored, i)
 	}
-	emit(result{Phase: "put-large", Concurrency: 1, ObjectBytes: *largeBytes,
-		Ops: int64(*largeCount) - lerrs, Errors: lerrs, Seconds: time.Since(start).Seconds()})
+	emit(result{Phase: "put-large", Concurrency: 1, Endpoints: nEndpoints, ObjectBytes: *largeBytes,
+		Ops: lops, Errors: lerrs, Seconds: time.Since(start).Seconds()})
 
 	start = time.Now()
-	lerrs = 0
-	for i := 0; i < *largeCount; i++ {
-		obj, err := client.GetObject(ctx, *bucket, fmt.Sprintf("large/%d", i), minio.GetObjectOptions{})
+	lops, lerrs = 0, 0
+	for i := 0; len(stored) > 0 && more(i, start); i++ {
+		// Read each stored object back through the endpoint it was PUT through.
+		k := stored[i%len(stored)]
+		obj, err := pick(k).GetObject(ctx, *bucket, fmt.Sprintf("large/%d", k), minio.GetObjectOptions{})
 		if err == nil {
 			var n int64
 			n, err = io.Copy(io.Discard, obj)
@@ -129,8 +160,10 @@ func main() {
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "s3load: large get:", err)
 			lerrs++
+			continue
 		}
+		lops++
 	}
-	emit(result{Phase: "get-large", Concurrency: 1, ObjectBytes: *largeBytes,
-		Ops: int64(*largeCount) - lerrs, Errors: lerrs, Seconds: time.Since(start).Seconds()})
+	emit(result{Phase: "get-large", Concurrency: 1, Endpoints: nEndpoints, ObjectBytes: *largeBytes,
+		Ops: lops, Errors: lerrs, Seconds: time.Since(start).Seconds()})
 }

@@ -260,7 +260,8 @@ void Host::stop() {
         if (!*alive) return;
         if (tick_timer_) tick_timer_->cancel();
         for (auto& [id, g] : groups_) {
-            for (auto& [rid, r] : g->reads) r.done->set_value(Status(Errc::aborted, "node stopping"));
+            for (auto& [rid, r] : g->reads)
+                r.done->set_value(Status(Errc::aborted, "node stopping"));
             g->reads.clear();
         }
     });
@@ -394,7 +395,13 @@ void Host::flush() {
     send_messages(messages);
     bool more = false;
     for (auto& [id, g] : groups_) {
-        g->leader = g->fsm->leader().value();
+        const uint64_t leader = g->fsm->leader().value();
+        if (leader != g->leader.load()) {
+            log()->info("group {}: leader {} (term {})", id.value(),
+                        leader ? std::to_string(leader) : std::string("unknown"),
+                        g->fsm->term().value());
+        }
+        g->leader = leader;
         const bool leading = g->fsm->role() == raft::Role::leader;
         if (g->was_leader && !leading) fail_proposals(*g);
         g->was_leader = leading;

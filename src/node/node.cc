@@ -105,8 +105,9 @@ Status Node::start() {
     CLEAVE_RETURN_IF_ERROR(host_->add_group(kShard, voters, *shard_));
 
     transport_->on_message([this](uint64_t from, std::string body) {
-        if (!body.empty() && body[0] == multiraft::wire::kRaftBatch)
-            host_->on_raft_batch(from, std::string_view(body).substr(1));
+        const std::string_view b(body);
+        if (b.size() > 1 && b.front() == multiraft::wire::kRaftBatch)
+            host_->on_raft_batch(from, b.substr(1));
     });
     transport_->on_request(
         [this](uint64_t from, std::string body) { return on_request(from, std::move(body)); });
@@ -401,7 +402,10 @@ Status Node::heartbeat() {
     CLEAVE_RETURN_IF_ERROR(registered.status);
 
     // The initial shard map: one data shard over the whole keyspace on the
-    // initial members. Every node proposes it; the first one wins.
+    // initial members. Every node proposes it until it sees it; the first
+    // one wins.
+    auto map = shard::Reader(*meta_engine_).shard_map();
+    if (map.is_ok() && !map->empty()) return Status::ok();
     shard::Command m;
     m.set_time_ms(SystemClock::instance().now_unix_ms());
     auto* put = m.mutable_put_shard();
@@ -430,6 +434,9 @@ void Node::heartbeat_loop() {
         Status s = heartbeat();
         if (!s.is_ok()) {
             log()->debug("heartbeat not recorded: {}", s.to_string());
+            std::unique_lock lock(repair_mu_);
+            if (repair_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return repair_stop_; }))
+                return;
             continue;
         }
         std::unique_lock lock(repair_mu_);

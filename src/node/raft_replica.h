@@ -19,7 +19,9 @@
 namespace cleave::node {
 
 struct RaftReplicaOptions {
-    std::chrono::milliseconds propose_timeout{15000};
+    // Long enough for an election or two (1-2 s each), short enough that a
+    // node cut off from the majority answers 503 soon.
+    std::chrono::milliseconds propose_timeout{8000};
     std::chrono::milliseconds read_timeout{5000};
 };
 

@@ -7,6 +7,8 @@
 
 #include "common/hash.h"
 #include "common/random.h"
+#include "shard/local_replica.h"
+#include "shard/reads.h"
 #include "storage/memory/memory_engine.h"
 
 namespace cleave::service {
@@ -225,6 +227,56 @@ TEST_F(LocalObjectServiceTest, MultipartUploadLifecycle) {
     ASSERT_TRUE(listed.is_ok());
     ASSERT_EQ(listed->objects.size(), 1u);
     EXPECT_EQ(listed->objects[0].parts_count, 2u);
+}
+
+// A cluster's layout: buckets in a meta shard (its own engine and replica),
+// mirrored into the data shard whose writes check them.
+TEST(MetaShardBuckets, CreateListDeleteGoThroughTheMetaShardAndTheMirror) {
+    storage::MemoryEngine data_engine, meta_engine;
+    auto dir =
+        std::filesystem::temp_directory_path() / ("cleave-meta-" + to_hex(os_random_bytes(6)));
+    auto chunks = blob::ChunkStore::open(dir.string());
+    ASSERT_TRUE(chunks.is_ok());
+    auto data = shard::LocalReplica::open(data_engine);
+    auto meta = shard::LocalReplica::open(meta_engine);
+    ASSERT_TRUE(data.is_ok() && meta.is_ok());
+    ManualClock clock(1700000000000);
+    LocalObjectServiceOptions o;
+    o.gc_interval_ms = 0;
+    {
+        LocalObjectService svc(data_engine, **chunks, **data, clock, o, nullptr, nullptr,
+                               MetaShard{meta->get(), &meta_engine});
+        ASSERT_TRUE(svc.create_bucket("photos").is_ok());
+        EXPECT_EQ(svc.create_bucket("photos").code(), Errc::already_exists);
+        // Authoritative in the meta shard, mirrored in the data shard.
+        EXPECT_TRUE(shard::Reader(meta_engine).bucket("photos")->has_value());
+        EXPECT_TRUE(shard::Reader(data_engine).bucket("photos")->has_value());
+        auto listed = svc.list_buckets();
+        ASSERT_TRUE(listed.is_ok());
+        ASSERT_EQ(listed->size(), 1u);
+
+        // A mirror lost between the two steps is repaired by the next write.
+        shard::Command drop;
+        drop.mutable_delete_bucket()->set_bucket("photos");
+        ASSERT_TRUE((*data)->propose(drop).is_ok());
+        auto w = svc.begin_put("photos", "a/b.jpg");
+        ASSERT_TRUE(w.is_ok()) << w.status().to_string();
+        ASSERT_TRUE((*w)->write("jpeg").is_ok());
+        ASSERT_TRUE((*w)->finish().is_ok());
+        ASSERT_TRUE(svc.commit_put(std::move(*w), "photos", "a/b.jpg", {}, {}).is_ok());
+
+        // Deleting refuses while the data shard holds objects, in both shards.
+        EXPECT_EQ(svc.delete_bucket("photos").code(), Errc::not_empty);
+        EXPECT_TRUE(svc.head_bucket("photos").is_ok());
+        ASSERT_TRUE(svc.delete_object("photos", "a/b.jpg").is_ok());
+        ASSERT_TRUE(svc.delete_bucket("photos").is_ok());
+        EXPECT_EQ(svc.head_bucket("photos").status().code(), Errc::no_such_bucket);
+        EXPECT_FALSE(shard::Reader(data_engine).bucket("photos")->has_value());
+    }
+    (*data)->stop();
+    (*meta)->stop();
+    chunks->reset();
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace

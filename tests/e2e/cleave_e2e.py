@@ -1,7 +1,8 @@
 """Shared helpers for Cleave's end-to-end tests.
 
-Everything here drives a real `cleave dev` process over real sockets. The
-pieces:
+Everything here drives a real `cleave dev` process over real sockets (or,
+with CLEAVE_E2E_NODES=3, node 1 of a real 3-node `cleave local` cluster: see
+new_server()). The pieces:
 
 - CleaveServer: start `cleave dev` on a free port with fixed credentials, wait
   for its `ready:` line with a bounded deadline, stop it with SIGTERM (and
@@ -30,6 +31,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -59,8 +61,50 @@ def cleave_bin() -> str:
 
 
 def extra_server_args() -> list[str]:
-    """Extra `cleave dev` arguments from $CLEAVE_DEV_ARGS (e.g. the Redis engine)."""
+    """Extra `cleave dev` (or, in cluster mode, `cleave local`) arguments from
+    $CLEAVE_DEV_ARGS (e.g. the Redis engine)."""
     return shlex.split(os.environ.get("CLEAVE_DEV_ARGS", ""))
+
+
+def e2e_nodes() -> int:
+    """$CLEAVE_E2E_NODES: 1 (default) runs the suites against `cleave dev`;
+    N > 1 against node 1 of an N-node `cleave local` cluster."""
+    n = int(os.environ.get("CLEAVE_E2E_NODES", "1") or "1")
+    if n < 1:
+        raise ValueError(f"CLEAVE_E2E_NODES={n}: want 1 or more")
+    return n
+
+
+def reset_external_engine() -> None:
+    """Runs $CLEAVE_E2E_RESET_CMD, if set, so that a new server starts empty.
+
+    With an external engine (Redis) the state is not in the fresh data
+    directory, so the runner says how to empty it, e.g.
+    "redis-cli -p 6390 flushall".
+    """
+    if os.environ.get("CLEAVE_E2E_RESET_CMD"):
+        subprocess.run(os.environ["CLEAVE_E2E_RESET_CMD"], shell=True, check=True,
+                       timeout=60, stdout=subprocess.DEVNULL)
+
+
+def new_server(data_dir: Path, log_dir: Path):
+    """The server a suite's fixture starts: a `cleave dev` (CleaveServer), or
+    with CLEAVE_E2E_NODES=N > 1 a `cleave local` cluster of N nodes
+    (tests/cluster/cluster_harness.py's LocalCluster), whose endpoint, port
+    and process handling are node 1's and `cleave local`'s, so the suites
+    run unchanged. Its kill() kills every node, and start() after it brings
+    the whole cluster back on the same data directories."""
+    n = e2e_nodes()
+    if n == 1:
+        return CleaveServer(data_dir, log_dir)
+    cluster_dir = str(REPO_ROOT / "tests" / "cluster")
+    if cluster_dir not in sys.path:
+        sys.path.insert(0, cluster_dir)
+    import cluster_harness
+
+    reset_external_engine()
+    return cluster_harness.LocalCluster(data_dir, nodes=n, log_dir=log_dir,
+                                        extra_args=extra_server_args())
 
 
 def free_port() -> int:
@@ -146,12 +190,8 @@ class CleaveServer:
         if not os.access(binary, os.X_OK):
             raise ServerStartError(
                 f"cleave binary not found or not executable: {binary} (set CLEAVE_BIN)")
-        if self._starts == 0 and os.environ.get("CLEAVE_E2E_RESET_CMD"):
-            # A new server must start empty. With an external engine (Redis)
-            # the state is not in the fresh data directory, so the runner
-            # says how to empty it, e.g. "redis-cli -p 6390 flushall".
-            subprocess.run(os.environ["CLEAVE_E2E_RESET_CMD"], shell=True, check=True,
-                           timeout=60, stdout=subprocess.DEVNULL)
+        if self._starts == 0:
+            reset_external_engine()   # a new server must start empty
         fixed_port = self.port is not None
         attempts = 1 if fixed_port else 3
         last_error = None

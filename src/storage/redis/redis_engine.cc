@@ -580,7 +580,10 @@ Status RedisEngine::checkpoint(const std::string& dir) {
 
 Result<uint64_t> RedisEngine::approximate_size(std::string_view begin, std::string_view end) {
     if (!(begin < end)) return uint64_t{0};
-    const std::string min = "[" + std::string(begin), max = "(" + std::string(end);
+    // Built by append: GCC 12's -Wrestrict misfires on "[" + std::string(...) at -O3.
+    std::string min = "[", max = "(";
+    min.append(begin);
+    max.append(end);
     CLEAVE_ASSIGN_OR_RETURN(
         Reply r, impl_->eval(impl_->size_script, {impl_->zkey, impl_->bytes_key}, {min, max}));
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {

@@ -57,6 +57,14 @@ class FrameDecoder {
     // (corruption: bad magic, version, length or CRC).
     Result<std::optional<Frame>> next();
     size_t buffered() const { return buffer_.size() - offset_; }
+    // The bytes fed but not yet taken as frames (a partial frame included),
+    // for handing a connection over to another decoder; empties this one.
+    std::string take_rest() {
+        std::string rest = buffer_.substr(offset_);
+        buffer_.clear();
+        offset_ = 0;
+        return rest;
+    }
 
   private:
     const uint32_t max_frame_bytes_;

@@ -315,13 +315,11 @@ awaitable<void> Transport::serve_accepted(tcp::socket socket) {
         socket.close(ignored);
         co_return;
     }
-    std::string leftover;
-    // Frames the dialer sent right after its auth are already in the decoder.
-    while (true) {
-        auto f = decoder.next();
-        if (!f.is_ok() || !f->has_value()) break;
-        encode_frame(**f, leftover);
-    }
+    // What the dialer sent right after its auth may already be in the
+    // handshake decoder — whole frames, frames larger than the handshake's
+    // limit, or the start of one: hand over the raw bytes, never re-framed
+    // (dropping a partial frame here would misalign the stream).
+    std::string leftover = decoder.take_rest();
     std::shared_ptr<Peer> from = peer(hs.peer_node_id());
     co_await run_connection(from, std::move(socket), std::move(leftover));
 }
@@ -368,8 +366,8 @@ awaitable<void> Transport::dial_loop(std::shared_ptr<Peer> p) {
             }
             if (s.is_ok()) {
                 backoff_ms = config_.reconnect_min_ms;
-                std::string no_leftover;
-                co_await run_connection(p, std::move(socket), std::move(no_leftover));
+                std::string leftover = decoder.take_rest();
+                co_await run_connection(p, std::move(socket), std::move(leftover));
                 CLEAVE_RPC_RETURN_IF_GONE();
             } else {
                 ++stats_.handshakes_refused;

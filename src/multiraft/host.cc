@@ -219,6 +219,10 @@ Status Host::add_group(GroupId id, const std::set<NodeId>& initial_voters, Group
     g->fsm = std::make_unique<raft::Fsm>(ro, *g->rng, std::move(state));
     g->applied = sm.applied_index();
     g->last_snapshot_index = snap->meta.index.value();
+    // Read ids start at a random point: an answer the leader sends to this
+    // node's previous incarnation must never match a request of this one
+    // (it could carry an older read index: a stale read).
+    g->next_read_id = (get_be(os_random_bytes(8), 8) >> 1) | 1;
     log()->info("group {}: restored at term {} with log ({}, {}], applied {}", id.value(),
                 g->fsm->term().value(), snap->meta.index.value(),
                 g->fsm->log().last_index().value(), sm.applied_index());

@@ -90,7 +90,8 @@ struct TestNode {
     ListMachine sm;
     std::thread thread;
 
-    TestNode(NodeId id_, std::string dir_, const HostOptions& base) : id(id_), dir(std::move(dir_)) {
+    TestNode(NodeId id_, std::string dir_, const HostOptions& base)
+        : id(id_), dir(std::move(dir_)) {
         rpc::TransportConfig tc;
         tc.node_id = id.value();
         tc.secret = "test-secret";

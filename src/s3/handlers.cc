@@ -202,8 +202,8 @@ asio::awaitable<void> Connection::admin(Request& req) {
         co_return;
     }
     const std::string path = req.raw_path.substr(std::string_view(kAdminPrefix).size());
-    auto r = co_await blocking([&] { return server_.config.admin(req.method, path, req.query); },
-                               true);
+    auto r =
+        co_await blocking([&] { return server_.config.admin(req.method, path, req.query); }, true);
     if (!r) {
         const S3Error err_ = s3_error_from_status(r.status());
         co_await send_error(req, err_);

@@ -277,7 +277,6 @@ class LocalCluster:
         self._partitioned.clear()
         self.ready_line = None
         self.stdout_lines = []
-        lines = self.stdout_lines
         self.log_path = self.log_dir / f"cleave-local-{self._starts}.log"
         log = open(self.log_path, "w", buffering=1)
         log.write("$ " + shlex.join(self.command()) + "\n")
@@ -286,19 +285,7 @@ class LocalCluster:
                                 stdin=subprocess.DEVNULL, env=self._env(), text=True, bufsize=1)
         self.proc = proc
 
-        def read_stdout():
-            # Drains stdout for the life of the process (a full pipe would
-            # block it), copies it to the log and spots the ready line.
-            for line in proc.stdout:  # type: ignore[union-attr]
-                log.write("[stdout] " + line)
-                lines.append(line.rstrip("\n"))
-                if line.startswith("ready:") and not ready.is_set():
-                    self.ready_line = line.rstrip("\n")
-                    ready.set()
-            log.close()
-
-        self._reader = threading.Thread(target=read_stdout, daemon=True)
-        self._reader.start()
+        self._reader = e2e.start_stdout_reader(self, proc, log, ready, close_log=True)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if ready.wait(POLL_INTERVAL_S):

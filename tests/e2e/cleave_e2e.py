@@ -107,6 +107,31 @@ def new_server(data_dir: Path, log_dir: Path):
                                         extra_args=extra_server_args())
 
 
+def start_stdout_reader(owner, proc: subprocess.Popen, log, ready: threading.Event,
+                        close_log: bool) -> threading.Thread:
+    """Starts a thread that drains `proc`'s stdout for the life of the process
+    (a full pipe would block it), copies it to `log`, appends each line to
+    owner.stdout_lines and, at the first `ready:` line, sets owner.ready_line
+    and `ready`. Closes `log` at the end when asked."""
+    lines = owner.stdout_lines
+
+    def read_stdout():
+        for line in proc.stdout:  # type: ignore[union-attr]
+            log.write("[stdout] " + line)
+            lines.append(line.rstrip("\n"))
+            if line.startswith("ready:") and not ready.is_set():
+                owner.ready_line = line.rstrip("\n")
+                ready.set()
+        if close_log:
+            log.close()
+        else:
+            log.flush()
+
+    t = threading.Thread(target=read_stdout, daemon=True)
+    t.start()
+    return t
+
+
 def free_port() -> int:
     """A TCP port that was free a moment ago (the server start retries on a clash)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -222,7 +247,6 @@ class CleaveServer:
         self._ready = threading.Event()
         self.ready_line = None
         self.stdout_lines = []
-        lines = self.stdout_lines
         log = open(self.log_path, "w", buffering=1)
         log.write("$ " + shlex.join(self.command()) + "\n")
         self.proc = subprocess.Popen(
@@ -230,19 +254,7 @@ class CleaveServer:
             env=env, text=True, bufsize=1)
         proc, ready = self.proc, self._ready
 
-        def read_stdout():
-            # Drains stdout for the life of the process (so it never blocks on
-            # a full pipe), copies it to the log and spots the ready line.
-            for line in proc.stdout:  # type: ignore[union-attr]
-                log.write("[stdout] " + line)
-                lines.append(line.rstrip("\n"))
-                if line.startswith("ready:") and not ready.is_set():
-                    self.ready_line = line.rstrip("\n")
-                    ready.set()
-            log.flush()
-
-        self._reader = threading.Thread(target=read_stdout, daemon=True)
-        self._reader.start()
+        self._reader = start_stdout_reader(self, proc, log, ready, close_log=False)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if ready.wait(0.05):

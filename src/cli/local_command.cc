@@ -162,6 +162,12 @@ void add_local_options(CLI::App& cmd, LocalOptions& o) {
                    "Applied log entries between snapshots of a shard")
         ->check(CLI::PositiveNumber);
     cmd.add_option("--log-window", o.log_window, "Log entries kept behind a snapshot");
+    cmd.add_option("--replicas", o.replicas,
+                   "Voters of each data shard: the first N members (every member must agree)")
+        ->check(CLI::Range(1, 9));
+    cmd.add_option("--meta-replicas", o.meta_replicas,
+                   "Voters of the meta shard: the first N members (every member must agree)")
+        ->check(CLI::Range(1, 9));
     cmd.add_option("--tick-ms", o.tick_ms, "Raft tick")->check(CLI::Range(10, 10000));
     cmd.add_option("--ready-timeout", o.ready_timeout_s, "Seconds to wait for every node");
 }
@@ -221,7 +227,11 @@ int run_local(const LocalOptions& o) {
                                          "--log-window",
                                          std::to_string(o.log_window),
                                          "--tick-ms",
-                                         std::to_string(o.tick_ms)};
+                                         std::to_string(o.tick_ms),
+                                         "--replicas",
+                                         std::to_string(o.replicas),
+                                         "--meta-replicas",
+                                         std::to_string(o.meta_replicas)};
         std::string cmdline = "[";
         for (size_t i = 0; i < argv.size(); ++i) cmdline += (i ? ", " : "") + json_string(argv[i]);
         cmdline += "]\n";

@@ -52,6 +52,12 @@ void add_server_options(CLI::App& cmd, ServerOptions& o) {
         ->check(CLI::PositiveNumber);
     cmd.add_option("--log-window", o.log_window,
                    "Log entries kept behind a snapshot, for followers that lag a little");
+    cmd.add_option("--replicas", o.replicas,
+                   "Voters of each data shard: the first N members (every member must agree)")
+        ->check(CLI::Range(1, 9));
+    cmd.add_option("--meta-replicas", o.meta_replicas,
+                   "Voters of the meta shard: the first N members (every member must agree)")
+        ->check(CLI::Range(1, 9));
     cmd.add_option("--tick-ms", o.tick_ms, "Raft tick (elections after 10-20 ticks)")
         ->check(CLI::Range(10, 10000));
 }
@@ -119,6 +125,8 @@ int run_server(const ServerOptions& o) {
     nc.engine.redis_url = b.redis_url;
     nc.engine.allow_weak_durability = b.allow_weak_durability;
     nc.raft.tick_ms = o.tick_ms;
+    nc.replicas = o.replicas;
+    nc.meta_replicas = o.meta_replicas;
     nc.raft.snapshot_entries = o.snapshot_entries;
     nc.raft.trailing_entries = o.log_window;
     nc.service.gc_grace_ms = b.gc_grace_s * 1000;

@@ -14,5 +14,6 @@ inline constexpr char kReadIndex = 'I';   // reserved
 inline constexpr char kChunkPut = 'C';    // store a chunk (replication of a write)
 inline constexpr char kChunkGet = 'G';    // fetch a chunk this node lacks
 inline constexpr char kNodeStatus = 'T';  // the node's view of its groups
+inline constexpr char kKvRead = 'K';      // a linearizable read on a replica, for a gateway
 
 }  // namespace cleave::multiraft::wire

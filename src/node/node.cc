@@ -41,6 +41,10 @@ std::string json_string(std::string_view s) {
     return out + "\"";
 }
 
+Status not_hosted(GroupId g) {
+    return Status(Errc::not_found, fmt::format("shard {} has no replica on this node", g.value()));
+}
+
 const std::string* find_param(const std::vector<std::pair<std::string, std::string>>& q,
                               std::string_view name) {
     for (const auto& [k, v] : q)
@@ -90,19 +94,44 @@ Status Node::start() {
     ho.dir = raft_dir;
     host_ = std::make_unique<multiraft::Host>(io_, *transport_, ho);
     CLEAVE_RETURN_IF_ERROR(host_->open());
-    CLEAVE_ASSIGN_OR_RETURN(shard_, ShardGroup::open(*engine_));
-    shard_->set_on_install([this] {
-        {
-            std::lock_guard lock(repair_mu_);
-            repair_wanted_ = true;
-        }
-        repair_cv_.notify_all();
-    });
-    CLEAVE_ASSIGN_OR_RETURN(meta_, ShardGroup::open(*meta_engine_));
-    std::set<NodeId> voters;
-    for (const auto& [id, addr] : config_.members) voters.insert(id);
-    CLEAVE_RETURN_IF_ERROR(host_->add_group(kMeta, voters, *meta_));
-    CLEAVE_RETURN_IF_ERROR(host_->add_group(kShard, voters, *shard_));
+    // Placement: the first k members in id order (config_.members is sorted).
+    for (const auto& [id, addr] : config_.members) {
+        if (meta_voters_.size() < std::max<size_t>(config_.meta_replicas, 1))
+            meta_voters_.push_back(id.value());
+        if (data_voters_.size() < std::max<size_t>(config_.replicas, 1))
+            data_voters_.push_back(id.value());
+    }
+    auto voter_set = [](const std::vector<uint64_t>& ids) {
+        std::set<NodeId> out;
+        for (uint64_t id : ids) out.insert(NodeId{id});
+        return out;
+    };
+    auto is_voter = [&](const std::vector<uint64_t>& ids) {
+        return std::find(ids.begin(), ids.end(), config_.id.value()) != ids.end();
+    };
+    if (is_voter(meta_voters_)) {
+        CLEAVE_ASSIGN_OR_RETURN(meta_, ShardGroup::open(*meta_engine_));
+        CLEAVE_RETURN_IF_ERROR(host_->add_group(kMeta, voter_set(meta_voters_), *meta_));
+        meta_replica_ = std::make_unique<RaftReplica>(*host_, *remote_, config_.id, kMeta);
+    } else {
+        meta_view_ = std::make_unique<RemoteEngine>(*remote_, spreader_, kMeta, meta_voters_);
+        meta_remote_ = std::make_unique<RemoteReplica>(*remote_, kMeta, meta_voters_);
+    }
+    if (is_voter(data_voters_)) {
+        CLEAVE_ASSIGN_OR_RETURN(shard_, ShardGroup::open(*engine_));
+        shard_->set_on_install([this] {
+            {
+                std::lock_guard lock(repair_mu_);
+                repair_wanted_ = true;
+            }
+            repair_cv_.notify_all();
+        });
+        CLEAVE_RETURN_IF_ERROR(host_->add_group(kShard, voter_set(data_voters_), *shard_));
+        replica_ = std::make_unique<RaftReplica>(*host_, *remote_, config_.id, kShard);
+    } else {
+        data_view_ = std::make_unique<RemoteEngine>(*remote_, spreader_, kShard, data_voters_);
+        data_remote_ = std::make_unique<RemoteReplica>(*remote_, kShard, data_voters_);
+    }
 
     transport_->on_message([this](uint64_t from, std::string body) {
         const std::string_view b(body);
@@ -116,15 +145,22 @@ Status Node::start() {
         if (id != config_.id) transport_->set_peer(id.value(), addr.host, addr.port);
     }
 
-    replica_ = std::make_unique<RaftReplica>(*host_, *remote_, config_.id, kShard);
-    meta_replica_ = std::make_unique<RaftReplica>(*host_, *remote_, config_.id, kMeta);
     auto peers = [this] { return shard_peers(); };
     replicator_ = std::make_unique<PeerChunkReplicator>(*remote_, peers);
-    chunk_source_ = std::make_unique<PeerChunkSource>(*chunks_, *remote_, peers);
+    // A gateway passes chunks it fetched on without keeping them.
+    chunk_source_ = std::make_unique<PeerChunkSource>(*chunks_, *remote_, peers, shard_ != nullptr);
+    service::LocalObjectServiceOptions so = config_.service;
+    if (!shard_) so.chunk_refs = engine_.get();
+    shard::Replica& data_replica =
+        replica_ ? static_cast<shard::Replica&>(*replica_) : *data_remote_;
+    shard::Replica& meta_replica =
+        meta_replica_ ? static_cast<shard::Replica&>(*meta_replica_) : *meta_remote_;
+    storage::Engine& data_engine = shard_ ? *engine_ : static_cast<storage::Engine&>(*data_view_);
+    storage::Engine& meta_engine =
+        meta_ ? *meta_engine_ : static_cast<storage::Engine&>(*meta_view_);
     service_ = std::make_unique<service::LocalObjectService>(
-        *engine_, *chunks_, *replica_, SystemClock::instance(), config_.service,
-        chunk_source_.get(), replicator_.get(),
-        service::MetaShard{meta_replica_.get(), meta_engine_.get()});
+        data_engine, *chunks_, data_replica, SystemClock::instance(), so, chunk_source_.get(),
+        replicator_.get(), service::MetaShard{&meta_replica, &meta_engine});
 
     host_->start();
     io_thread_ = std::thread([this] {
@@ -133,8 +169,10 @@ Status Node::start() {
     });
     repair_thread_ = std::thread([this] { repair_chunks_loop(); });
     heartbeat_thread_ = std::thread([this] { heartbeat_loop(); });
-    log()->info("node {} up: cluster endpoint {}:{}, {} members", config_.id.value(),
-                config_.cluster.host, transport_->port(), config_.members.size());
+    log()->info("node {} up: cluster endpoint {}:{}, {} members; meta shard {}, data shard {}",
+                config_.id.value(), config_.cluster.host, transport_->port(),
+                config_.members.size(), meta_ ? "replica" : "gateway",
+                shard_ ? "replica" : "gateway");
     return Status::ok();
 }
 
@@ -174,15 +212,31 @@ void Node::shutdown_raft() {
     if (host_) host_->stop();
 }
 
+bool Node::hosted_groups_led() const {
+    if (!host_) return false;
+    for (GroupId g : {kMeta, kShard}) {
+        const bool hosted = g == kMeta ? meta_ != nullptr : shard_ != nullptr;
+        if (hosted && host_->leader(g).value() == 0) return false;
+    }
+    return true;
+}
+
 bool Node::healthy() const {
-    return host_ && host_->leader(kShard).value() != 0 && host_->leader(kMeta).value() != 0;
+    if (!hosted_groups_led()) return false;
+    if (meta_ && shard_) return true;
+    // A gateway of some group serves once its heartbeat went through the
+    // meta shard lately: the replicas it routes to are reachable and led.
+    constexpr int64_t kFreshMs = 15000;
+    const int64_t last = last_heartbeat_ok_ms_.load();
+    return last != 0 && SystemClock::instance().now_unix_ms() - last < kFreshMs;
 }
 
 ShardPeers Node::shard_peers() const {
     ShardPeers p;
-    p.voters = config_.members.size();
-    for (const auto& [id, addr] : config_.members)
-        if (id != config_.id) p.others.push_back(id.value());
+    p.voters = data_voters_.size();
+    p.self_voter = shard_ != nullptr;
+    for (uint64_t id : data_voters_)
+        if (id != config_.id.value()) p.others.push_back(id);
     return p;
 }
 
@@ -201,9 +255,22 @@ asio::awaitable<Result<std::string>> Node::on_request(uint64_t from, std::string
         switch (kind) {
             case multiraft::wire::kPropose: {
                 CLEAVE_ASSIGN_OR_RETURN(auto req, parse_forward_request(b));
-                if (req.first == kShard) return replica_->propose_here(std::move(req.second));
-                if (req.first == kMeta) return meta_replica_->propose_here(std::move(req.second));
-                return Status(Errc::not_found, "no such group");
+                RaftReplica* r = req.first == kShard  ? replica_.get()
+                                 : req.first == kMeta ? meta_replica_.get()
+                                                      : nullptr;
+                if (!r) return not_hosted(req.first);
+                return r->propose_here(std::move(req.second));
+            }
+            case multiraft::wire::kKvRead: {
+                CLEAVE_ASSIGN_OR_RETURN(KvRead req, parse_kv_read(b));
+                const GroupId g{req.group()};
+                RaftReplica* r = g == kShard  ? replica_.get()
+                                 : g == kMeta ? meta_replica_.get()
+                                              : nullptr;
+                if (!r) return not_hosted(g);
+                CLEAVE_RETURN_IF_ERROR(r->read_barrier());
+                reads_served_.fetch_add(1, std::memory_order_relaxed);
+                return serve_kv_read(g == kShard ? *engine_ : *meta_engine_, req);
             }
             case multiraft::wire::kChunkPut:
             case multiraft::wire::kChunkGet:
@@ -231,6 +298,7 @@ Result<std::string> Node::report() {
     r.set_id(config_.id.value());
     r.set_s3(config_.s3_address);
     r.set_cluster(fmt::format("{}:{}", config_.cluster.host, config_.cluster.port));
+    r.set_reads_served(reads_served_.load(std::memory_order_relaxed));
     for (GroupId g : host_->groups()) {
         const multiraft::GroupStatus st = host_->status(g);
         auto* gr = r.add_groups();
@@ -271,15 +339,15 @@ Result<std::string> Node::status_json() {
     for (const auto& [id, addr] : config_.members) {
         auto it = reports.find(id.value());
         const bool up = it != reports.end();
-        out += fmt::format("{}{{\"id\":{},\"s3\":{},\"cluster\":{},\"up\":{}}}", first ? "" : ",",
-                           id.value(), json_string(up ? it->second.s3() : ""),
+        out += fmt::format("{}{{\"id\":{},\"s3\":{},\"cluster\":{},\"up\":{},\"reads_served\":{}}}",
+                           first ? "" : ",", id.value(), json_string(up ? it->second.s3() : ""),
                            json_string(fmt::format("{}:{}", addr.host, addr.port)),
-                           up ? "true" : "false");
+                           up ? "true" : "false", up ? it->second.reads_served() : 0);
         first = false;
     }
     out += "],\"shards\":[";
     first = true;
-    for (GroupId g : host_->groups()) {
+    for (GroupId g : {kMeta, kShard}) {
         // The leader: the highest term's claim among the reports.
         uint64_t leader = 0, term = 0, leader_commit = 0;
         for (const auto& [id, nr] : reports) {
@@ -298,7 +366,8 @@ Result<std::string> Node::status_json() {
                            first ? "" : ",", g.value(), leader, term);
         first = false;
         bool first_rep = true;
-        for (const auto& [id, addr] : config_.members) {
+        for (uint64_t voter : voters_of(g)) {
+            const NodeId id{voter};
             auto it = reports.find(id.value());
             const GroupReport* gr = nullptr;
             if (it != reports.end())
@@ -373,6 +442,7 @@ Result<std::string> Node::admin(const std::string& method, const std::string& pa
         return fmt::format("{{\"failpoint\":\"partition\",\"value\":\"{}\"}}\n", *value);
     }
     if (path == "compact" && method == "POST") {
+        if (!shard_) return not_hosted(kShard);
         CLEAVE_RETURN_IF_ERROR(host_->compact(kShard));
         const auto st = host_->status(kShard);
         return fmt::format("{{\"shard\":{},\"snapshot_index\":{}}}\n", kShard.value(),
@@ -398,13 +468,17 @@ Status Node::heartbeat() {
         n->set_capacity_bytes(space.capacity);
         n->set_used_bytes(space.capacity - space.available);
     }
-    CLEAVE_ASSIGN_OR_RETURN(auto registered, meta_replica_->propose(std::move(c)));
+    shard::Replica& meta_replica =
+        meta_replica_ ? static_cast<shard::Replica&>(*meta_replica_) : *meta_remote_;
+    CLEAVE_ASSIGN_OR_RETURN(auto registered, meta_replica.propose(std::move(c)));
     CLEAVE_RETURN_IF_ERROR(registered.status);
 
     // The initial shard map: one data shard over the whole keyspace on the
     // initial members. Every node proposes it until it sees it; the first
     // one wins.
-    auto map = shard::Reader(*meta_engine_).shard_map();
+    last_heartbeat_ok_ms_.store(SystemClock::instance().now_unix_ms());
+    auto map = shard::Reader(meta_ ? *meta_engine_ : static_cast<storage::Engine&>(*meta_view_))
+                   .shard_map();
     if (map.is_ok() && !map->empty()) return Status::ok();
     shard::Command m;
     m.set_time_ms(SystemClock::instance().now_unix_ms());
@@ -413,8 +487,8 @@ Status Node::heartbeat() {
     auto* d = put->mutable_shard();
     d->set_id(kShard.value());
     d->set_epoch(1);
-    for (const auto& [id, addr] : config_.members) d->add_replicas(id.value());
-    CLEAVE_ASSIGN_OR_RETURN(auto mapped, meta_replica_->propose(std::move(m)));
+    for (uint64_t id : data_voters_) d->add_replicas(id);
+    CLEAVE_ASSIGN_OR_RETURN(auto mapped, meta_replica.propose(std::move(m)));
     if (!mapped.status.is_ok() && mapped.status.code() != Errc::already_exists)
         return mapped.status;
     return Status::ok();
@@ -430,7 +504,7 @@ void Node::heartbeat_loop() {
                                     [&] { return repair_stop_; }))
                 return;
         }
-        if (!healthy()) continue;
+        if (!hosted_groups_led()) continue;
         Status s = heartbeat();
         if (!s.is_ok()) {
             log()->debug("heartbeat not recorded: {}", s.to_string());

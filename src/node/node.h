@@ -12,18 +12,25 @@
 //                  ShardGroup ──▶ engine               ChunkStore
 //                     └──────────── rpc::Transport (one connection per node pair) ─┘
 //
-// Two Raft groups today, both on every initial member, each with its own
-// engine (so their keys and applied indexes never mix):
+// Two Raft groups today, each with its own engine (so their keys and applied
+// indexes never mix):
 //   group 0  the meta shard: buckets, the node registry (refreshed by every
 //            node's heartbeat) and the shard map;
 //   group 1  the one data shard: objects, uploads, directory markers, and a
 //            mirror of each bucket.
-// Routing over many data shards and splitting them are issue 5.
+// Placement: each group's voters are the first `meta_replicas` / `replicas`
+// initial members in id order (every node computes the same sets). A node
+// that is not a voter of a group is that group's gateway: it reads through a
+// RemoteEngine (each read answered by the least-busy replica, behind a
+// ReadIndex barrier there) and proposes through a RemoteReplica (to the
+// leader a replica names). Routing over many data shards and splitting them
+// are issue 5.
 //
 // Threading: the transport, Raft cores and node-to-node request coroutines
 // run on the node's own io_context thread; blocking requests (forwarded
 // proposals, chunk I/O, status) run on a small thread pool.
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +47,8 @@
 #include "node/peer_chunks.h"
 #include "node/raft_replica.h"
 #include "node/remote.h"
+#include "node/remote_engine.h"
+#include "node/remote_replica.h"
 #include "node/shard_group.h"
 #include "rpc/transport.h"
 #include "service/local_object_service.h"
@@ -59,6 +68,8 @@ struct NodeConfig {
     std::string s3_address;                 // as reported by status
     PeerAddress cluster;                    // this node's node-to-node endpoint
     std::map<NodeId, PeerAddress> members;  // every initial member, this one included
+    size_t replicas = 3;                    // voters of each data shard (fewer if fewer members)
+    size_t meta_replicas = 3;               // voters of the meta shard
     std::string cluster_name = "cleave";
     std::string cluster_secret;
     storage::EngineOptions engine;
@@ -93,6 +104,12 @@ class Node {
     Result<std::string> report();
     Result<std::string> status_json();
     ShardPeers shard_peers() const;
+    // The hosted groups all know a leader (a gateway's groups are not hosted).
+    bool hosted_groups_led() const;
+    // The voters of a group, by placement.
+    const std::vector<uint64_t>& voters_of(GroupId g) const {
+        return g == kMeta ? meta_voters_ : data_voters_;
+    }
     void repair_chunks_loop();
     // Registers this node in the meta shard and keeps its record fresh;
     // proposes the initial shard map if the meta shard has none.
@@ -110,10 +127,21 @@ class Node {
     std::unique_ptr<rpc::Transport> transport_;
     std::unique_ptr<Remote> remote_;
     std::unique_ptr<multiraft::Host> host_;
+    std::vector<uint64_t> meta_voters_;
+    std::vector<uint64_t> data_voters_;
+    // A hosted group has its ShardGroup and RaftReplica; a group this node
+    // is only the gateway of has a RemoteEngine and a RemoteReplica instead.
     std::unique_ptr<ShardGroup> shard_;
     std::unique_ptr<RaftReplica> replica_;
     std::unique_ptr<ShardGroup> meta_;
     std::unique_ptr<RaftReplica> meta_replica_;
+    ReadSpreader spreader_;
+    std::unique_ptr<RemoteEngine> data_view_;
+    std::unique_ptr<RemoteReplica> data_remote_;
+    std::unique_ptr<RemoteEngine> meta_view_;
+    std::unique_ptr<RemoteReplica> meta_remote_;
+    std::atomic<uint64_t> reads_served_{0};
+    std::atomic<int64_t> last_heartbeat_ok_ms_{0};
     std::unique_ptr<PeerChunkReplicator> replicator_;
     std::unique_ptr<PeerChunkSource> chunk_source_;
     std::unique_ptr<service::LocalObjectService> service_;

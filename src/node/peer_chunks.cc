@@ -44,7 +44,8 @@ Result<std::string> serve_chunk_request(blob::ChunkStore& store, std::string_vie
 Status PeerChunkReplicator::replicate(const blob::ChunkId& id, std::string_view data) {
     const ShardPeers p = peers_();
     const size_t majority = p.voters / 2 + 1;
-    const size_t need = majority > 0 ? majority - 1 : 0;  // this node holds one copy
+    // This node's own copy counts only when it is a voter.
+    const size_t need = p.self_voter ? majority - 1 : majority;
     if (need == 0) return Status::ok();
     if (!remote_.call_quorum(p.others, chunk_put_request(id, data), need, kChunkTimeout)) {
         return Status::unavailable(
@@ -70,7 +71,10 @@ Result<std::string> PeerChunkSource::get(const blob::ChunkId& id) {
             continue;
         }
         // Keeping it verifies it: a peer's damaged copy is refused here.
-        Status kept = local_.put_expecting(id, *r);
+        Status kept = keep_ ? local_.put_expecting(id, *r)
+                      : blob::ChunkId::of(*r) == id
+                          ? Status::ok()
+                          : Status::corruption("chunk bytes do not match the chunk id");
         if (!kept.is_ok()) {
             log()->warn("chunk {} from node {} refused: {}", id.hex(), peer, kept.to_string());
             last = kept;

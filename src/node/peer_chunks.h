@@ -16,11 +16,13 @@
 
 namespace cleave::node {
 
-// The other members of the shard (excluding this node), and how many voters
-// the group has in all.
+// The other members of the shard (excluding this node), how many voters the
+// group has in all, and whether this node is one of them (a gateway is not:
+// its own copy of a chunk it wrote counts for nothing).
 struct ShardPeers {
     std::vector<uint64_t> others;
     size_t voters = 1;
+    bool self_voter = true;
 };
 using PeersFn = std::function<ShardPeers()>;
 
@@ -37,8 +39,10 @@ class PeerChunkReplicator final : public blob::ChunkReplicator {
 
 class PeerChunkSource final : public blob::ChunkSource {
   public:
-    PeerChunkSource(blob::ChunkStore& local, Remote& remote, PeersFn peers)
-        : local_(local), remote_(remote), peers_(std::move(peers)) {}
+    // `keep`: store a fetched chunk locally (a replica repairing its copy);
+    // a gateway only verifies it and passes it on.
+    PeerChunkSource(blob::ChunkStore& local, Remote& remote, PeersFn peers, bool keep = true)
+        : local_(local), remote_(remote), peers_(std::move(peers)), keep_(keep) {}
     Result<std::string> get(const blob::ChunkId& id) override;
     // Fetches the chunk from a peer into the local store if it is missing.
     Status ensure_local(const blob::ChunkId& id);
@@ -47,6 +51,7 @@ class PeerChunkSource final : public blob::ChunkSource {
     blob::ChunkStore& local_;
     Remote& remote_;
     PeersFn peers_;
+    const bool keep_;
 };
 
 std::string chunk_put_request(const blob::ChunkId& id, std::string_view data);

@@ -35,8 +35,32 @@ Result<std::pair<GroupId, std::string>> parse_forward_request(std::string_view b
                           std::string(body.substr(9)));
 }
 
+namespace {
+constexpr std::string_view kHintTag = "leader=";
+}  // namespace
+
+Status not_leader_with_hint(NodeId leader) {
+    return Status(Errc::not_leader, fmt::format("not the leader; {}{}", kHintTag, leader.value()));
+}
+
+NodeId leader_hint_of(const Status& status) {
+    if (status.code() != Errc::not_leader) return NodeId{0};
+    const auto at = status.message().rfind(kHintTag);
+    if (at == std::string::npos) return NodeId{0};
+    uint64_t v = 0;
+    for (size_t i = at + kHintTag.size(); i < status.message().size(); ++i) {
+        const char c = status.message()[i];
+        if (c < '0' || c > '9') break;
+        v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return NodeId{v};
+}
+
 Result<std::string> RaftReplica::propose_here(std::string command) {
-    return host_.propose(group_, std::move(command), options_.propose_timeout);
+    auto r = host_.propose(group_, std::move(command), options_.propose_timeout);
+    if (!r.is_ok() && r.status().code() == Errc::not_leader)
+        return not_leader_with_hint(host_.leader(group_));
+    return r;
 }
 
 Result<shard::ApplyOutcome> RaftReplica::propose(shard::Command command) {

@@ -49,4 +49,9 @@ std::string forward_request(GroupId group, const std::string& command);
 // Parses a kPropose request: (group, command).
 Result<std::pair<GroupId, std::string>> parse_forward_request(std::string_view body);
 
+// A forwarded proposal refused by a replica that does not lead: not_leader,
+// naming the leader it knows (0: none), which the sender tries next.
+Status not_leader_with_hint(NodeId leader);
+NodeId leader_hint_of(const Status& status);
+
 }  // namespace cleave::node

@@ -519,10 +519,11 @@ Result<GcStats> LocalObjectService::collect_garbage() {
     // Mark: referenced chunks in a snapshot of the metadata, then the pins
     // taken after it (a chunk pinned before the snapshot and committed is in
     // the snapshot; one pinned after it is in the pin set).
-    auto snap = engine_.snapshot();
+    storage::Engine& refs = options_.chunk_refs ? *options_.chunk_refs : engine_;
+    auto snap = refs.snapshot();
     std::unordered_set<std::string> live;
     CLEAVE_RETURN_IF_ERROR(
-        shard::Reader(engine_, snap.get()).for_each_chunk_ref([&](const std::string& id) {
+        shard::Reader(refs, snap.get()).for_each_chunk_ref([&](const std::string& id) {
             live.insert(id);
         }));
     for (auto& id : pins_.snapshot()) live.insert(std::move(id));

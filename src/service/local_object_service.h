@@ -35,6 +35,11 @@ struct LocalObjectServiceOptions {
     size_t chunk_size_bytes = 4 << 20;
     int64_t gc_grace_ms = 60 * 60 * 1000;     // chunks younger than this are never collected
     int64_t gc_interval_ms = 10 * 60 * 1000;  // background collection period; 0 = never
+    // The engine whose records keep this node's chunks alive; null = the
+    // service's own engine. A gateway reads a shard it does not hold, so the
+    // chunks it wrote or passed on are kept by its own (empty) engine's
+    // references: none, and they go once the grace period is over.
+    storage::Engine* chunk_refs = nullptr;
 };
 
 // Chunks in use by writers and readers that are not (or no longer) visible

@@ -170,8 +170,11 @@ class LocalCluster:
 
     def __init__(self, data_dir: Path | str, nodes: int = 3, s3_port: int | None = None,
                  extra_args: Iterable[str] = (), log_dir: Path | str | None = None,
-                 access_key: str = e2e.ACCESS_KEY, secret_key: str = e2e.SECRET_KEY):
+                 access_key: str = e2e.ACCESS_KEY, secret_key: str = e2e.SECRET_KEY,
+                 entry_node: int = 1):
         assert nodes >= 1
+        assert 1 <= entry_node <= nodes, entry_node
+        self.entry_node = entry_node  # whose endpoint the e2e fixtures use
         self.data_dir = Path(data_dir)
         self.nodes = nodes
         self.port = s3_port
@@ -214,10 +217,11 @@ class LocalCluster:
     def node_log(self, k: int) -> Path:
         return self.node_dir(k) / "log"
 
-    # e2e fixture compatibility: the cluster as seen through node 1.
+    # e2e fixture compatibility: the cluster as seen through one node (node 1
+    # unless entry_node says otherwise, e.g. a gateway that holds no replica).
     @property
     def endpoint(self) -> str:
-        return self.node_endpoint(1)
+        return self.node_endpoint(self.entry_node)
 
     @property
     def localhost_endpoint(self) -> str:

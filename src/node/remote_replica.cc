@@ -1,0 +1,42 @@
+#include "node/remote_replica.h"
+
+#include <thread>
+
+#include "node/raft_replica.h"
+#include "node/shard_group.h"
+
+namespace cleave::node {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+constexpr milliseconds kElectionPause{50};
+}  // namespace
+
+Result<shard::ApplyOutcome> RemoteReplica::propose(shard::Command command) {
+    const std::string request = forward_request(group_, command.SerializeAsString());
+    const auto deadline = Clock::now() + propose_timeout_;
+    size_t next = 0;  // the replica to try when no leader is known
+    Status last = Status(Errc::not_leader, "no leader known");
+    while (true) {
+        const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+        if (left <= milliseconds(0) || replicas_.empty()) return last;
+        uint64_t target = leader_.load();
+        if (target == 0) target = replicas_[next++ % replicas_.size()];
+        bool sent = false;
+        auto r = remote_.call_if_connected(target, request, left, &sent);
+        if (r.is_ok()) {
+            leader_.store(target);
+            return decode_outcome(*r);
+        }
+        if (sent && r.status().code() != Errc::not_leader) return r.status();
+        // Certainly not applied: follow the replica's hint, or ask the next.
+        last = r.status();
+        const uint64_t hint = sent ? leader_hint_of(r.status()).value() : 0;
+        leader_.store(hint != target ? hint : 0);
+        if (hint == 0 && next % replicas_.size() == 0) std::this_thread::sleep_for(kElectionPause);
+    }
+}
+
+}  // namespace cleave::node

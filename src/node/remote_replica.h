@@ -1,0 +1,46 @@
+#pragma once
+// RemoteReplica: the shard::Replica of a node that holds no replica of the
+// shard — a gateway. Proposals go to the leader (the last one a replica
+// named, or each replica in turn until one names it); reads need no barrier
+// here because the RemoteEngine they go through passes one on the replica
+// that answers each of them.
+//
+// Retries follow RaftReplica's rule: a proposal answered not_leader, or one
+// that never left this node (no connection), was certainly not applied and
+// is retried until the deadline; any other failure may hide an applied
+// command and is returned as is.
+
+#include <atomic>
+#include <chrono>
+#include <vector>
+
+#include "common/strong_id.h"
+#include "node/remote.h"
+#include "shard/replica.h"
+
+namespace cleave::node {
+
+class RemoteReplica final : public shard::Replica {
+  public:
+    RemoteReplica(Remote& remote, GroupId group, std::vector<uint64_t> replicas,
+                  std::chrono::milliseconds propose_timeout = std::chrono::milliseconds(8000))
+        : remote_(remote),
+          group_(group),
+          replicas_(std::move(replicas)),
+          propose_timeout_(propose_timeout) {}
+
+    Result<shard::ApplyOutcome> propose(shard::Command command) override;
+    Status read_barrier() override { return Status::ok(); }
+
+    // The leader as last learned (0: none yet).
+    uint64_t leader_hint() const { return leader_.load(); }
+
+  private:
+    Remote& remote_;
+    const GroupId group_;
+    const std::vector<uint64_t> replicas_;
+    const std::chrono::milliseconds propose_timeout_;
+    std::atomic<uint64_t> leader_{0};
+};
+
+}  // namespace cleave::node

@@ -41,7 +41,8 @@ int run(const AdminFlags& f, const std::string& method, const std::string& op,
 
 void add_admin_commands(CLI::App& app) {
     auto f = std::make_shared<AdminFlags>();
-    auto* admin = app.add_subcommand("admin", "Operate a cluster: status, compact, failpoint");
+    auto* admin =
+        app.add_subcommand("admin", "Operate a cluster: status, shards, plan, compact, failpoint");
     admin->require_subcommand(1);
     admin->add_option("--endpoint", f->endpoint,
                       "A node's S3 endpoint (default $CLEAVE_ENDPOINT or http://127.0.0.1:9000)");
@@ -53,6 +54,14 @@ void add_admin_commands(CLI::App& app) {
     status->add_flag("--json", f->json, "JSON (the only format today)");
     status->callback([f] { std::exit(run(*f, "GET", "status", {})); });
 
+    auto* shards =
+        admin->add_subcommand("shards", "Every shard: range, epoch, replicas, leader, size, load");
+    shards->add_flag("--json", f->json, "JSON (the only format today)");
+    shards->callback([f] { std::exit(run(*f, "GET", "shards", {})); });
+    auto* plan = admin->add_subcommand(
+        "plan", "The placement driver's next steps for the cluster as it is (not executed)");
+    plan->add_flag("--json", f->json, "JSON (the only format today)");
+    plan->callback([f] { std::exit(run(*f, "GET", "plan", {})); });
     auto* compact = admin->add_subcommand("compact", "Snapshot the node's shards and compact logs");
     compact->callback([f] { std::exit(run(*f, "POST", "compact", {})); });
 

@@ -165,6 +165,9 @@ void add_local_options(CLI::App& cmd, LocalOptions& o) {
     cmd.add_option("--replicas", o.replicas,
                    "Voters of each data shard: the first N members (every member must agree)")
         ->check(CLI::Range(1, 9));
+    cmd.add_option("--down-after-ms", o.down_after_ms,
+                   "A node silent this long counts as down (registry, placement plan)")
+        ->check(CLI::Range(int64_t{1000}, int64_t{3600000}));
     cmd.add_option("--meta-replicas", o.meta_replicas,
                    "Voters of the meta shard: the first N members (every member must agree)")
         ->check(CLI::Range(1, 9));
@@ -231,7 +234,9 @@ int run_local(const LocalOptions& o) {
                                          "--replicas",
                                          std::to_string(o.replicas),
                                          "--meta-replicas",
-                                         std::to_string(o.meta_replicas)};
+                                         std::to_string(o.meta_replicas),
+                                         "--down-after-ms",
+                                         std::to_string(o.down_after_ms)};
         std::string cmdline = "[";
         for (size_t i = 0; i < argv.size(); ++i) cmdline += (i ? ", " : "") + json_string(argv[i]);
         cmdline += "]\n";

@@ -29,8 +29,9 @@ struct ServerOptions {
     uint64_t snapshot_entries = 10000;
     uint64_t log_window = 1000;
     int64_t tick_ms = 100;
-    size_t replicas = 3;       // voters per data shard (the first N members)
-    size_t meta_replicas = 3;  // voters of the meta shard
+    size_t replicas = 3;            // voters per data shard (the first N members)
+    size_t meta_replicas = 3;       // voters of the meta shard
+    int64_t down_after_ms = 30000;  // a silent node counts as down after this
 };
 
 void add_server_options(CLI::App& cmd, ServerOptions& options);

@@ -132,7 +132,6 @@ Plan plan_repair(const ClusterState& s, const DriverOptions& o) {
 Plan plan_finish_moves(const ClusterState& s, const DriverOptions& o) {
     Plan plan;
     const Counts counts = replica_counts(s);
-    const size_t want = target_voters(s, o);
     for (const auto& sh : s.shards) {
         if (sh.busy) continue;
         const ReplicaState* dead_learner = nullptr;
@@ -153,10 +152,14 @@ Plan plan_finish_moves(const ClusterState& s, const DriverOptions& o) {
             plan.push_back(
                 {Promote{sh.id, ready->node},
                  fmt::format("learner of shard {} on node {} caught up", sh.id, ready->node)});
-        } else if (voters(sh) > want && !learner_in_flight(s, sh)) {
+        } else if (voters(sh) > o.replication && !learner_in_flight(s, sh)) {
+            // Above the configured factor only: a dead voter with no live
+            // node to replace it stays (dropping it would gain nothing and
+            // would shrink the group while the cluster is short of nodes).
             const uint64_t from = worst_voter(s, sh, counts);
-            plan.push_back({RemoveReplica{sh.id, from},
-                            fmt::format("shard {} has {} voters of {}", sh.id, voters(sh), want)});
+            plan.push_back(
+                {RemoveReplica{sh.id, from},
+                 fmt::format("shard {} has {} voters of {}", sh.id, voters(sh), o.replication)});
         }
     }
     return plan;

@@ -140,6 +140,15 @@ TEST(PlacementDriver, NoUsableNodeLeftMeansNoRepairStep) {
     EXPECT_TRUE(plan_repair(s, {}).empty());
 }
 
+TEST(PlacementDriver, DeadVoterStaysWhileNoNodeCanReplaceIt) {
+    ClusterState s = cluster(3, {{1, 2, 3}});
+    node(s, 1).live = false;
+    EXPECT_TRUE(plan(s, {}).empty());
+    // Once a node joins, the repair walk starts with a learner there.
+    s.nodes.push_back({4, true, false, 1000, 0});
+    EXPECT_EQ(steps(plan(s, {})), only(AddLearner{1, 4}));
+}
+
 TEST(PlacementDriver, LearnerOnADeadNodeIsRemoved) {
     ClusterState s = cluster(4, {{1, 2, 3}});
     s.shards[0].replicas.push_back({4, false, false});

@@ -10,7 +10,9 @@
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/logging.h"
+#include "meta/placement_driver.h"
 #include "multiraft/wire.h"
+#include "node/cluster_view.h"
 #include "node/node.pb.h"
 #include "shard/reads.h"
 
@@ -24,21 +26,6 @@ namespace {
 std::shared_ptr<spdlog::logger> log() {
     static auto l = module_logger("node");
     return l;
-}
-
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') {
-            out.push_back('\\');
-            out.push_back(c);
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        } else {
-            out.push_back(c);
-        }
-    }
-    return out + "\"";
 }
 
 Status not_hosted(GroupId g) {
@@ -391,7 +378,7 @@ Result<std::string> Node::status_json() {
     out += "],";
     // The meta shard as this node has applied it (no read barrier: a status
     // view may trail the leader by a moment).
-    shard::Reader meta(*meta_engine_);
+    shard::Reader meta(meta_view());
     const int64_t now = SystemClock::instance().now_unix_ms();
     out += "\"registry\":[";
     if (auto nodes = meta.nodes(); nodes.is_ok()) {
@@ -441,6 +428,23 @@ Result<std::string> Node::admin(const std::string& method, const std::string& pa
         log()->warn("failpoint partition {}", on ? "on: cut off from every peer" : "off");
         return fmt::format("{{\"failpoint\":\"partition\",\"value\":\"{}\"}}\n", *value);
     }
+    if ((path == "shards" || path == "plan") && (method == "GET" || method == "HEAD")) {
+        // The meta shard as a replica here applied it, or as a replica
+        // answers a gateway (no barrier here: an admin view may trail).
+        CLEAVE_ASSIGN_OR_RETURN(
+            ClusterView view, read_cluster_view(meta_view(), SystemClock::instance().now_unix_ms(),
+                                                config_.down_after_ms));
+        if (path == "shards") {
+            return shards_json(view, [this](uint64_t shard) {
+                const GroupId g{shard};
+                if (g == kShard && shard_) return host_->leader(g).value();
+                return group_leader(g);
+            });
+        }
+        meta::DriverOptions o;
+        o.replication = config_.replicas;
+        return plan_json(view, meta::plan(driver_state(view), o));
+    }
     if (path == "compact" && method == "POST") {
         if (!shard_) return not_hosted(kShard);
         CLEAVE_RETURN_IF_ERROR(host_->compact(kShard));
@@ -449,6 +453,20 @@ Result<std::string> Node::admin(const std::string& method, const std::string& pa
                            st.snapshot_index);
     }
     return Status::not_found(fmt::format("no admin operation {} {}", method, path));
+}
+
+uint64_t Node::group_leader(GroupId g) {
+    if ((g == kShard && shard_) || (g == kMeta && meta_)) return host_->leader(g).value();
+    // A gateway: the first replica that answers names the leader it knows.
+    for (uint64_t voter : voters_of(g)) {
+        auto bytes =
+            remote_->call(voter, std::string(1, multiraft::wire::kNodeStatus), milliseconds(2000));
+        NodeReport nr;
+        if (!bytes.is_ok() || !nr.ParseFromString(*bytes)) continue;
+        for (const auto& gr : nr.groups())
+            if (gr.group() == g.value() && gr.leader() != 0) return gr.leader();
+    }
+    return 0;
 }
 
 // ---- registry ----------------------------------------------------------------
@@ -468,6 +486,21 @@ Status Node::heartbeat() {
         n->set_capacity_bytes(space.capacity);
         n->set_used_bytes(space.capacity - space.available);
     }
+    // The data shard's size and write rate, reported by its leader.
+    if (shard_ && host_->leader(kShard) == config_.id) {
+        const int64_t now = c.time_ms();
+        const uint64_t applied = host_->status(kShard).applied;
+        auto* load = n->add_shards();
+        load->set_shard(kShard.value());
+        load->set_measured_ms(now);
+        if (auto size = engine_->approximate_size("", "\xff"); size.is_ok())
+            load->set_size_bytes(*size);
+        if (load_ms_ != 0 && now > load_ms_ && applied >= load_applied_)
+            load->set_writes_per_s(static_cast<double>(applied - load_applied_) * 1000.0 /
+                                   static_cast<double>(now - load_ms_));
+        load_ms_ = now;
+        load_applied_ = applied;
+    }
     shard::Replica& meta_replica =
         meta_replica_ ? static_cast<shard::Replica&>(*meta_replica_) : *meta_remote_;
     CLEAVE_ASSIGN_OR_RETURN(auto registered, meta_replica.propose(std::move(c)));
@@ -477,8 +510,7 @@ Status Node::heartbeat() {
     // initial members. Every node proposes it until it sees it; the first
     // one wins.
     last_heartbeat_ok_ms_.store(SystemClock::instance().now_unix_ms());
-    auto map = shard::Reader(meta_ ? *meta_engine_ : static_cast<storage::Engine&>(*meta_view_))
-                   .shard_map();
+    auto map = shard::Reader(meta_view()).shard_map();
     if (map.is_ok() && !map->empty()) return Status::ok();
     shard::Command m;
     m.set_time_ms(SystemClock::instance().now_unix_ms());
@@ -495,7 +527,10 @@ Status Node::heartbeat() {
 }
 
 void Node::heartbeat_loop() {
-    constexpr auto kPeriod = std::chrono::seconds(5);
+    // Several heartbeats per liveness timeout, so a live node never looks
+    // down between two of them; at most every 5 s.
+    const auto kPeriod =
+        std::chrono::milliseconds(std::clamp<int64_t>(config_.down_after_ms / 3, 200, 5000));
     while (true) {
         {
             std::unique_lock lock(repair_mu_);

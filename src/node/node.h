@@ -70,6 +70,7 @@ struct NodeConfig {
     std::map<NodeId, PeerAddress> members;  // every initial member, this one included
     size_t replicas = 3;                    // voters of each data shard (fewer if fewer members)
     size_t meta_replicas = 3;               // voters of the meta shard
+    int64_t down_after_ms = 30000;          // a node silent this long counts as down
     std::string cluster_name = "cleave";
     std::string cluster_secret;
     storage::EngineOptions engine;
@@ -91,6 +92,8 @@ class Node {
     //   GET  status                                  the cluster as this node sees it (JSON)
     //   POST failpoint?name=partition&value=on|off   cut this node off from its peers
     //   POST compact                                 snapshot and compact the log now
+    //   GET  shards                                  the shard map, leaders, sizes (JSON)
+    //   GET  plan                                    the placement driver's next steps (JSON)
     Result<std::string> admin(const std::string& method, const std::string& path,
                               const std::vector<std::pair<std::string, std::string>>& query);
     // Stops the Raft groups: calls waiting on them fail (aborted) at once.
@@ -106,6 +109,13 @@ class Node {
     ShardPeers shard_peers() const;
     // The hosted groups all know a leader (a gateway's groups are not hosted).
     bool hosted_groups_led() const;
+    // The meta shard's state: the local replica's engine, or a gateway's
+    // remote view of a replica's.
+    storage::Engine& meta_view() {
+        return meta_ ? *meta_engine_ : static_cast<storage::Engine&>(*meta_view_);
+    }
+    // The group's leader as this node knows it, or as a replica names it.
+    uint64_t group_leader(GroupId g);
     // The voters of a group, by placement.
     const std::vector<uint64_t>& voters_of(GroupId g) const {
         return g == kMeta ? meta_voters_ : data_voters_;
@@ -142,6 +152,9 @@ class Node {
     std::unique_ptr<RemoteReplica> meta_remote_;
     std::atomic<uint64_t> reads_served_{0};
     std::atomic<int64_t> last_heartbeat_ok_ms_{0};
+    // The previous load measurement (heartbeat thread only).
+    int64_t load_ms_ = 0;
+    uint64_t load_applied_ = 0;
     std::unique_ptr<PeerChunkReplicator> replicator_;
     std::unique_ptr<PeerChunkSource> chunk_source_;
     std::unique_ptr<service::LocalObjectService> service_;

@@ -121,26 +121,33 @@ RemoteEngine::RemoteEngine(Remote& remote, ReadSpreader& spreader, GroupId group
 
 Result<KvResult> RemoteEngine::read(const KvRead& request) {
     const std::string body = kv_read_request(request);
-    std::vector<uint64_t> tried;
     Status last = Status::unavailable("shard has no replicas");
     // A read changes nothing: any failure is retried on the next replica.
-    while (true) {
-        const uint64_t node = spreader_.pick(replicas_, tried);
-        if (node == 0) break;
-        tried.push_back(node);
-        spreader_.begin(node);
-        auto r = remote_.call(node, body, kReadCallTimeout);
-        spreader_.end(node);
-        if (!r.is_ok()) {
-            last = r.status();
-            continue;
+    // First pass: only replicas with a live connection (a dead one costs
+    // nothing); second pass, if none of them answered: wait for connections
+    // (a gateway that just started has none yet).
+    for (const bool connected_only : {true, false}) {
+        std::vector<uint64_t> tried;
+        while (true) {
+            const uint64_t node = spreader_.pick(replicas_, tried);
+            if (node == 0) break;
+            tried.push_back(node);
+            spreader_.begin(node);
+            bool sent = false;
+            auto r = connected_only ? remote_.call_if_connected(node, body, kReadCallTimeout, &sent)
+                                    : remote_.call(node, body, kReadCallTimeout);
+            spreader_.end(node);
+            if (!r.is_ok()) {
+                last = r.status();
+                continue;
+            }
+            KvResult out;
+            if (!out.ParseFromString(*r)) {
+                last = Status::corruption(fmt::format("bad read answer from node {}", node));
+                continue;
+            }
+            return out;
         }
-        KvResult out;
-        if (!out.ParseFromString(*r)) {
-            last = Status::corruption(fmt::format("bad read answer from node {}", node));
-            continue;
-        }
-        return out;
     }
     return Status::unavailable(
         fmt::format("no replica of shard {} answered a read: {}", group_.value(), last.message()));

@@ -30,7 +30,10 @@ Result<shard::ApplyOutcome> RemoteReplica::propose(shard::Command command) {
             leader_.store(target);
             return decode_outcome(*r);
         }
-        if (sent && r.status().code() != Errc::not_leader) return r.status();
+        if (sent && r.status().code() != Errc::not_leader) {
+            leader_.store(0);  // in doubt; whoever leads next is found afresh
+            return r.status();
+        }
         // Certainly not applied: follow the replica's hint, or ask the next.
         last = r.status();
         const uint64_t hint = sent ? leader_hint_of(r.status()).value() : 0;

@@ -15,7 +15,11 @@ replica that answers) and proposing to the leader. The test asserts:
 - writers running through the gateways while the data shard's leader is
   SIGKILLed: writes sent after the kill are acknowledged within
   RESUME_DEADLINE_S, and every acknowledged object reads back with its bytes
-  from every live node (lost must be 0).
+  from every live node (lost must be 0);
+- `cleave admin shards` through a gateway shows the one data shard on nodes
+  1-3 with its leader; `cleave admin plan` is empty while all is well, and
+  once the killed node is past the liveness timeout it plans the repair: a
+  learner of the data shard on one of the gateway nodes.
 
 The seed (printed) fixes keys, sizes and bytes; replay with
 CLEAVE_CLUSTER_SEED=<seed>.
@@ -23,6 +27,7 @@ CLEAVE_CLUSTER_SEED=<seed>.
 
 from __future__ import annotations
 
+import json
 import time
 
 import cleave_e2e as e2e
@@ -33,6 +38,7 @@ REPLICAS = [1, 2, 3]
 GATEWAYS = [4, 5]
 RESUME_DEADLINE_S = 20
 SPREAD_READS = 60
+DOWN_AFTER_MS = 3000
 
 
 def replicas_per_shard(status: dict) -> dict[int, list[int]]:
@@ -45,12 +51,22 @@ def reads_served(cluster: ch.LocalCluster, asked: int) -> dict[int, int]:
 
 def test_gateways_route_to_three_replicas(cluster_factory):
     seed = ch.seed_from_env()
-    cluster = cluster_factory(nodes=5, extra_args=["--replicas", "3", "--meta-replicas", "3"])
+    cluster = cluster_factory(nodes=5, extra_args=["--replicas", "3", "--meta-replicas", "3",
+                                                   "--down-after-ms", str(DOWN_AFTER_MS)])
 
     for k in cluster.node_ids():
         placed = replicas_per_shard(cluster.status(k))
         assert placed == {0: REPLICAS, 1: REPLICAS}, f"node {k} sees placement {placed}"
     print("placement: shards 0 and 1 on nodes 1-3 as every node sees it")
+    # The shard map as a gateway serves it (`cleave admin shards`), and the
+    # placement driver's view: 3 replicas over 5 nodes is balanced.
+    shards = json.loads(cluster.admin(5, "shards", "--json"))["shards"]
+    assert [(d["id"], d["replicas"], d["epoch"]) for d in shards] == [(1, REPLICAS, 1)], shards
+    assert shards[0]["leader"] in REPLICAS, shards
+    plan = cluster.wait_for(
+        lambda: (p := json.loads(cluster.admin(4, "plan", "--json")))["live"] == [1, 2, 3, 4, 5]
+        and p, 30, "every node registered in the meta shard")
+    assert plan["steps"] == [], f"a balanced healthy cluster needs no step: {plan}"
 
     bucket = "gateway"
     gw = {k: wl.client(cluster.node_endpoint(k)) for k in cluster.node_ids()}
@@ -103,6 +119,17 @@ def test_gateways_route_to_three_replicas(cluster_factory):
         writers.wait_acks_started_after(t_resumed, 20, 60, "after the resumption")
     finally:
         writers.stop()
+
+    # Past the liveness timeout the driver plans the repair: a learner of
+    # the data shard on a gateway node (the only nodes without a copy).
+    def repair_planned():
+        p = json.loads(cluster.admin(4, "plan", "--json"))
+        return p if old in p["down"] and p["steps"] else None
+    plan = cluster.wait_for(repair_planned, 30, f"a repair plan for node {old}")
+    kinds = [(st["kind"], st["shard"]) for st in plan["steps"]]
+    print(f"plan after node {old} went down: {[st['what'] for st in plan['steps']]}")
+    assert kinds == [("add_learner", 1)], plan
+    assert plan["steps"][0]["node"] in GATEWAYS, plan
 
     acked, in_doubt, refused = writers.snapshot()
     live = [cluster.node_endpoint(k) for k in cluster.live_nodes()]

@@ -81,10 +81,22 @@ for _ in range(200):
 sys.exit("bench: no free port pair")
 PY
 }
-load() {  # load NAME ENDPOINTS: the three phases against ENDPOINTS (comma-separated)
+load() {  # load NAME ENDPOINTS [HOOK]: the three phases against ENDPOINTS (comma-separated);
+  # HOOK (optional) runs right before and right after the small-PUT phase.
+  local hook=${3:-true}
+  $hook before
   "$work/s3load" -endpoint "$2" -concurrency "$concurrency" -duration "$duration" \
-    -large-duration "$duration" > "$work/$1.json" 2> "$work/$1.load.err" || {
+    -large-count 0 > "$work/$1.json" 2> "$work/$1.load.err" || {
     echo "bench: s3load against $1 failed:" >&2; cat "$work/$1.load.err" >&2; exit 2; }
+  $hook after
+  "$work/s3load" -endpoint "$2" -duration 0s -large-duration "$duration" 2>> "$work/$1.load.err" \
+    | grep -v '"put-small"' >> "$work/$1.json" 2>> "$work/$1.load.err" || {
+    echo "bench: s3load against $1 failed:" >&2; cat "$work/$1.load.err" >&2; exit 2; }
+}
+# The cluster's WAL fdatasyncs per node (cleave admin status), before and
+# after the small-PUT phase: how many PUTs one fsync carries.
+wal_syncs() {
+  "$cleave" admin --endpoint "http://127.0.0.1:$port" status --json > "$work/status-$1.json"
 }
 
 export CLEAVE_ACCESS_KEY=BENCHACCESSKEY0000 CLEAVE_SECRET_KEY=bench-secret-key-0000
@@ -120,7 +132,7 @@ cluster_pid=$!
 pids+=("$cluster_pid")
 wait_for "$work/cluster.out" "^ready:" 120 "$cluster_pid"
 endpoints=$(seq -s, -f "127.0.0.%g:$port" 1 "$nodes")
-load cluster "$endpoints"
+load cluster "$endpoints" wal_syncs
 kill -TERM "$cluster_pid"; wait "$cluster_pid" || true
 cut -d' ' -f1 /proc/loadavg >> "$work/load"
 
@@ -167,6 +179,19 @@ one_ratio = one["put-small"]["ops_per_sec"] / fsync_rate
 ratio = cl["put-small"]["ops_per_sec"] / fsync_rate
 verdict = "PASS" if ratio >= min_ratio else "FAIL"
 lines.append(f"one-node 4 KiB PUT ops/s / fsync rate: {one_ratio:.2f}")
+syncs = {}
+for when in ("before", "after"):
+    for n in json.load(open(f"{work}/status-{when}.json"))["nodes"]:
+        syncs.setdefault(n["id"], {})[when] = n.get("wal_syncs", 0)
+secs = cl["put-small"]["seconds"]
+per_node = {k: (v["after"] - v["before"]) / secs for k, v in syncs.items()
+            if "after" in v and "before" in v}
+if per_node:
+    busiest = max(per_node.values())
+    lines.append("cluster WAL fdatasyncs/s per node during the 4 KiB PUTs: "
+                 + ", ".join(f"node {k} {v:.0f}" for k, v in sorted(per_node.items()))
+                 + f"; 4 KiB PUTs per fdatasync on the busiest node: "
+                 + (f"{cl['put-small']['ops_per_sec'] / busiest:.1f}" if busiest else "n/a"))
 lines.append(f"group commit: cluster 4 KiB PUT ops/s / fsync rate = {ratio:.2f} "
              f"(needs >= {min_ratio:g}): {verdict}")
 open(out, "w").write("\n".join(lines) + "\n")

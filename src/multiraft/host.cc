@@ -771,3 +771,7 @@ Status Host::compact(GroupId id) {
 }
 
 }  // namespace cleave::multiraft
+
+namespace cleave::multiraft {
+uint64_t Host::wal_syncs() const { return wal_ ? wal_->syncs() : 0; }
+}  // namespace cleave::multiraft

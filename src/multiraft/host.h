@@ -88,6 +88,8 @@ struct GroupStatus {
 class Host {
   public:
     Host(boost::asio::io_context& io, rpc::Transport& transport, HostOptions options);
+    // fdatasyncs of the shared WAL since start (one per flush: group commit).
+    uint64_t wal_syncs() const;
     ~Host();
     Host(const Host&) = delete;
     Host& operator=(const Host&) = delete;

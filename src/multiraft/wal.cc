@@ -207,7 +207,7 @@ Result<uint64_t> Wal::append(const std::vector<WalRecord>& records) {
             failed_ = errno_status("fdatasync " + segments_.back().path);
             return failed_;
         }
-        ++syncs_;
+        syncs_.fetch_add(1, std::memory_order_relaxed);
     }
     segment_size_ += buf.size();
     last_lsn_ += records.size();

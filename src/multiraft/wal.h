@@ -22,6 +22,7 @@
 //
 // Threading: one writer (the host's persist loop). Not thread-safe.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -66,7 +67,7 @@ class Wal {
     size_t segment_count() const { return segments_.size(); }
 
     // Stats for benchmarks: appends and fsyncs done.
-    uint64_t syncs() const { return syncs_; }
+    uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }  // any thread
 
   private:
     struct Segment {
@@ -82,7 +83,7 @@ class Wal {
     int fd_ = -1;                    // the open (last) segment
     uint64_t segment_size_ = 0;
     uint64_t last_lsn_ = 0;
-    uint64_t syncs_ = 0;
+    std::atomic<uint64_t> syncs_{0};
     Status failed_;
 };
 

@@ -286,6 +286,7 @@ Result<std::string> Node::report() {
     r.set_s3(config_.s3_address);
     r.set_cluster(fmt::format("{}:{}", config_.cluster.host, config_.cluster.port));
     r.set_reads_served(reads_served_.load(std::memory_order_relaxed));
+    r.set_wal_syncs(host_->wal_syncs());
     for (GroupId g : host_->groups()) {
         const multiraft::GroupStatus st = host_->status(g);
         auto* gr = r.add_groups();
@@ -326,10 +327,12 @@ Result<std::string> Node::status_json() {
     for (const auto& [id, addr] : config_.members) {
         auto it = reports.find(id.value());
         const bool up = it != reports.end();
-        out += fmt::format("{}{{\"id\":{},\"s3\":{},\"cluster\":{},\"up\":{},\"reads_served\":{}}}",
-                           first ? "" : ",", id.value(), json_string(up ? it->second.s3() : ""),
-                           json_string(fmt::format("{}:{}", addr.host, addr.port)),
-                           up ? "true" : "false", up ? it->second.reads_served() : 0);
+        out += fmt::format(
+            "{}{{\"id\":{},\"s3\":{},\"cluster\":{},\"up\":{},\"reads_served\":{},"
+            "\"wal_syncs\":{}}}",
+            first ? "" : ",", id.value(), json_string(up ? it->second.s3() : ""),
+            json_string(fmt::format("{}:{}", addr.host, addr.port)), up ? "true" : "false",
+            up ? it->second.reads_served() : 0, up ? it->second.wal_syncs() : 0);
         first = false;
     }
     out += "],\"shards\":[";

@@ -176,6 +176,55 @@ Status Host::open() {
 
 Status Host::add_group(GroupId id, const std::set<NodeId>& initial_voters, GroupStateMachine& sm) {
     CLEAVE_ASSERT(!started_, "add_group after start");
+    CLEAVE_ASSIGN_OR_RETURN(auto g, make_group(id, initial_voters, sm));
+    std::unique_lock lock(groups_mu_);
+    groups_[id] = std::move(g);
+    return Status::ok();
+}
+
+Status Host::add_group_running(GroupId id, GroupStateMachine& sm) {
+    if (!started_) return add_group(id, {}, sm);
+    if (stopping_) return Status(Errc::aborted, "node stopping");
+    return run_on_io([&]() -> Status {
+        if (find(id)) return Status::already_exists(fmt::format("group {} is here", id.value()));
+        CLEAVE_ASSIGN_OR_RETURN(auto g, make_group(id, {}, sm));
+        Group* gp = g.get();
+        // Under the lock, so that stop() (which sets stopping_ first, then
+        // walks the groups under the shared lock) either sees this group
+        // with its apply thread or this sees stopping_.
+        std::unique_lock lock(groups_mu_);
+        if (stopping_) return Status(Errc::aborted, "node stopping");
+        groups_[id] = std::move(g);
+        gp->apply_thread = std::thread([this, gp] { apply_loop(*gp); });
+        log()->info("group {}: joined while running", id.value());
+        return Status::ok();
+    });
+}
+
+Status Host::change_membership(GroupId id, std::set<NodeId> voters, std::set<NodeId> learners,
+                               std::chrono::milliseconds timeout) {
+    Group* g = find(id);
+    if (!g) return Status::not_found(fmt::format("no group {} here", id.value()));
+    if (stopping_) return Status(Errc::aborted, "node stopping");
+    const auto deadline = Clock::now() + timeout;
+    Result<uint64_t> index = run_on_io([&]() -> Result<uint64_t> {
+        if (g->fsm->role() != raft::Role::leader) return Status(Errc::not_leader, "not the leader");
+        CLEAVE_ASSIGN_OR_RETURN(Index i, g->fsm->change_configuration(voters, learners));
+        schedule_flush();
+        return i.value();
+    });
+    CLEAVE_RETURN_IF_ERROR(index.status());
+    std::unique_lock lock(g->applied_mu);
+    if (!g->applied_cv.wait_until(lock, deadline,
+                                  [&] { return g->applied.load() >= *index || stopping_.load(); }))
+        return Status::unavailable("membership change not applied in time");
+    if (stopping_) return Status(Errc::aborted, "node stopping");
+    return Status::ok();
+}
+
+Result<std::unique_ptr<Host::Group>> Host::make_group(GroupId id,
+                                                      const std::set<NodeId>& initial_voters,
+                                                      GroupStateMachine& sm) {
     CLEAVE_ASSIGN_OR_RETURN(raft::SnapshotPtr snap, read_snapshot_file(options_.dir, id));
     if (!snap) {
         // Every initial member starts from the same empty snapshot listing the
@@ -226,9 +275,8 @@ Status Host::add_group(GroupId id, const std::set<NodeId>& initial_voters, Group
     log()->info("group {}: restored at term {} with log ({}, {}], applied {}", id.value(),
                 g->fsm->term().value(), snap->meta.index.value(),
                 g->fsm->log().last_index().value(), sm.applied_index());
-    groups_[id] = std::move(g);
     replayed_.erase(id.value());
-    return Status::ok();
+    return g;
 }
 
 void Host::start() {
@@ -243,6 +291,7 @@ void Host::start() {
 
 void Host::stop() {
     if (stopping_.exchange(true)) return;
+    std::shared_lock groups_lock(groups_mu_);
     for (auto& [id, g] : groups_) {
         {
             std::lock_guard lock(g->apply_mu);
@@ -272,11 +321,13 @@ void Host::stop() {
 }
 
 Host::Group* Host::find(GroupId id) const {
+    std::shared_lock lock(groups_mu_);
     auto it = groups_.find(id);
     return it == groups_.end() ? nullptr : it->second.get();
 }
 
 std::vector<GroupId> Host::groups() const {
+    std::shared_lock lock(groups_mu_);
     std::vector<GroupId> out;
     for (const auto& [id, g] : groups_) out.push_back(id);
     return out;

@@ -37,6 +37,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -101,6 +102,18 @@ class Host {
     // snapshot into `sm` if `sm` is behind it. Before start(). `sm` must
     // outlive the host.
     Status add_group(GroupId group, const std::set<NodeId>& initial_voters, GroupStateMachine& sm);
+    // Joins a group while running: this node becomes a new replica of an
+    // existing group (the leader adds it as a learner). It starts from its
+    // own state if it has any, else empty, and catches up from the leader's
+    // log or a snapshot. Any thread; before start() it is add_group with no
+    // initial voters.
+    Status add_group_running(GroupId group, GroupStateMachine& sm);
+    // Leader only: moves the group to `voters` and `learners` (through a
+    // joint configuration when voters change) and waits until the change is
+    // applied here. not_leader on a follower; unavailable while another
+    // change is still in progress or when it is not applied in time.
+    Status change_membership(GroupId group, std::set<NodeId> voters, std::set<NodeId> learners,
+                             std::chrono::milliseconds timeout);
     // Starts ticking and the apply threads. Call from any thread.
     void start();
     // Stops the apply threads; pending calls fail with aborted.
@@ -133,6 +146,8 @@ class Host {
     };
 
     Group* find(GroupId id) const;
+    Result<std::unique_ptr<Group>> make_group(GroupId id, const std::set<NodeId>& initial_voters,
+                                              GroupStateMachine& sm);
     void schedule_flush();
     void flush();
     boost::asio::awaitable<void> tick_loop();
@@ -163,7 +178,11 @@ class Host {
     };
     std::map<uint64_t, Replayed> replayed_;
 
-    std::map<GroupId, std::unique_ptr<Group>> groups_;  // fixed after start()
+    // Added to before start() by the caller, after it on the io thread only
+    // (under groups_mu_ exclusively); never removed. Other threads look up
+    // under groups_mu_ shared; the io thread iterates without it.
+    std::map<GroupId, std::unique_ptr<Group>> groups_;
+    mutable std::shared_mutex groups_mu_;
     bool flush_scheduled_ = false;                      // io thread
     bool started_ = false;
     std::atomic<bool> stopping_{false};

@@ -108,10 +108,12 @@ struct TestNode {
             return host->on_snapshot_piece(from, std::move(body));
         });
     }
+    // With no voters: a node that hosts nothing yet (it joins later with
+    // add_group_running).
     Status start(const std::set<NodeId>& voters) {
         CLEAVE_RETURN_IF_ERROR(transport->start());
         CLEAVE_RETURN_IF_ERROR(host->open());
-        CLEAVE_RETURN_IF_ERROR(host->add_group(kGroup, voters, sm));
+        if (!voters.empty()) CLEAVE_RETURN_IF_ERROR(host->add_group(kGroup, voters, sm));
         host->start();
         thread = std::thread([this] {
             auto guard = asio::make_work_guard(io);
@@ -157,9 +159,11 @@ class HostTest : public ::testing::Test {
     }
     std::string dir(int i) const { return (root_ / ("n" + std::to_string(i))).string(); }
 
-    void start(int i) {
+    void start(int i, bool initial_member = true) {
+        std::filesystem::create_directories(dir(i));
         auto n = std::make_unique<TestNode>(NodeId{static_cast<uint64_t>(i)}, dir(i), options_);
-        ASSERT_TRUE(n->start({NodeId{1}, NodeId{2}, NodeId{3}}).is_ok());
+        const std::set<NodeId> voters = {NodeId{1}, NodeId{2}, NodeId{3}};
+        ASSERT_TRUE(n->start(initial_member ? voters : std::set<NodeId>{}).is_ok());
         nodes_[i] = std::move(n);
         // Tell everyone everyone's (possibly new) port.
         for (auto& [a, na] : nodes_)
@@ -265,6 +269,66 @@ TEST_F(HostTest, NodeBehindACompactedLogCatchesUpBySnapshotInPieces) {
     // And it keeps following the log after the snapshot.
     ASSERT_TRUE(propose("after").is_ok());
     EXPECT_TRUE(eventually([&] { return nodes_[victim]->sm.items() == want + ",after"; }));
+}
+
+// The move the placement driver makes (meta/placement_driver.h): a fourth
+// node joins as a learner, catches up by snapshot (the log was compacted),
+// is promoted, and an original voter is removed; the group then commits
+// with the new node's vote while two of the original voters are gone.
+TEST_F(HostTest, MembershipChangeMovesTheGroupToANewNode) {
+    options_.snapshot_entries = 5;
+    options_.trailing_entries = 2;
+    for (int i = 1; i <= 3; ++i) start(i);
+    std::string want;
+    for (int k = 0; k < 12; ++k) {
+        ASSERT_TRUE(propose("m" + std::to_string(k)).is_ok());
+        want += (k ? ",m" : "m") + std::to_string(k);
+    }
+    ASSERT_TRUE(nodes_[leader()]->host->compact(kGroup).is_ok());
+
+    start(4, /*initial_member=*/false);
+    ASSERT_TRUE(nodes_[4]->host->add_group_running(kGroup, nodes_[4]->sm).is_ok());
+    EXPECT_EQ(nodes_[4]->host->add_group_running(kGroup, nodes_[4]->sm).code(),
+              Errc::already_exists);
+    const std::set<NodeId> old_voters = {NodeId{1}, NodeId{2}, NodeId{3}};
+    // Each change is retried while the previous one (or an election) is
+    // still in progress, as the placement executor does.
+    auto change = [&](std::set<NodeId> voters, std::set<NodeId> learners) {
+        Status last = Status::unavailable("not tried");
+        eventually([&] {
+            const int l = leader();
+            if (l == 0) return false;
+            last = nodes_[l]->host->change_membership(kGroup, voters, learners, 5s);
+            return last.is_ok();
+        });
+        return last;
+    };
+    Status s = change(old_voters, {NodeId{4}});
+    ASSERT_TRUE(s.is_ok()) << s.to_string();
+    ASSERT_TRUE(eventually([&] { return nodes_[4]->sm.items() == want; }))
+        << nodes_[4]->sm.items();
+    EXPECT_GE(nodes_[4]->sm.installs(), 1);  // behind the compacted log: a snapshot
+    // A learner never counts for a quorum: it is listed as a non-voter.
+    const auto st = nodes_[leader()]->host->status(kGroup);
+    bool learner_listed = false;
+    for (const auto& r : st.replicas)
+        if (r.node == NodeId{4}) learner_listed = !r.voter;
+    EXPECT_TRUE(learner_listed);
+
+    s = change({NodeId{1}, NodeId{2}, NodeId{3}, NodeId{4}}, {});
+    ASSERT_TRUE(s.is_ok()) << s.to_string();
+    s = change({NodeId{2}, NodeId{3}, NodeId{4}}, {});
+    ASSERT_TRUE(s.is_ok()) << s.to_string();
+    // Nodes 1 and 2 go: 3 and 4 are a majority of {2, 3, 4}.
+    stop(1);
+    stop(2);
+    ASSERT_TRUE(propose("after").is_ok());
+    EXPECT_TRUE(eventually([&] { return nodes_[4]->sm.items() == want + ",after"; }))
+        << nodes_[4]->sm.items();
+    // A follower refuses to change the membership.
+    const int follower = leader() == 3 ? 4 : 3;
+    EXPECT_EQ(nodes_[follower]->host->change_membership(kGroup, {NodeId{3}, NodeId{4}}, {}, 2s).code(),
+              Errc::not_leader);
 }
 
 }  // namespace

@@ -168,6 +168,9 @@ void add_local_options(CLI::App& cmd, LocalOptions& o) {
     cmd.add_option("--down-after-ms", o.down_after_ms,
                    "A node silent this long counts as down (registry, placement plan)")
         ->check(CLI::Range(int64_t{1000}, int64_t{3600000}));
+    cmd.add_option("--placement", o.placement,
+                   "on: the meta shard's leader re-replicates and rebalances data shards")
+        ->check(CLI::IsMember({"on", "off"}));
     cmd.add_option("--meta-replicas", o.meta_replicas,
                    "Voters of the meta shard: the first N members (every member must agree)")
         ->check(CLI::Range(1, 9));
@@ -236,7 +239,9 @@ int run_local(const LocalOptions& o) {
                                          "--meta-replicas",
                                          std::to_string(o.meta_replicas),
                                          "--down-after-ms",
-                                         std::to_string(o.down_after_ms)};
+                                         std::to_string(o.down_after_ms),
+                                         "--placement",
+                                         o.placement};
         std::string cmdline = "[";
         for (size_t i = 0; i < argv.size(); ++i) cmdline += (i ? ", " : "") + json_string(argv[i]);
         cmdline += "]\n";

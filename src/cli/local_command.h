@@ -32,6 +32,7 @@ struct LocalOptions {
     size_t replicas = 3;            // voters per data shard (the first N members)
     size_t meta_replicas = 3;       // voters of the meta shard
     int64_t down_after_ms = 30000;  // a silent node counts as down after this
+    std::string placement = "on";   // re-replication and balancing by the meta leader
     double ready_timeout_s = 60;
 };
 

@@ -58,6 +58,9 @@ void add_server_options(CLI::App& cmd, ServerOptions& o) {
     cmd.add_option("--down-after-ms", o.down_after_ms,
                    "A node silent this long counts as down (registry, placement plan)")
         ->check(CLI::Range(int64_t{1000}, int64_t{3600000}));
+    cmd.add_option("--placement", o.placement,
+                   "on: the meta shard's leader re-replicates and rebalances data shards")
+        ->check(CLI::IsMember({"on", "off"}));
     cmd.add_option("--meta-replicas", o.meta_replicas,
                    "Voters of the meta shard: the first N members (every member must agree)")
         ->check(CLI::Range(1, 9));
@@ -131,6 +134,7 @@ int run_server(const ServerOptions& o) {
     nc.replicas = o.replicas;
     nc.meta_replicas = o.meta_replicas;
     nc.down_after_ms = o.down_after_ms;
+    nc.placement = o.placement == "on";
     nc.raft.snapshot_entries = o.snapshot_entries;
     nc.raft.trailing_entries = o.log_window;
     nc.service.gc_grace_ms = b.gc_grace_s * 1000;

@@ -183,7 +183,7 @@ class Host {
     // under groups_mu_ shared; the io thread iterates without it.
     std::map<GroupId, std::unique_ptr<Group>> groups_;
     mutable std::shared_mutex groups_mu_;
-    bool flush_scheduled_ = false;                      // io thread
+    bool flush_scheduled_ = false;  // io thread
     bool started_ = false;
     std::atomic<bool> stopping_{false};
     std::unique_ptr<boost::asio::steady_timer> tick_timer_;

@@ -305,8 +305,7 @@ TEST_F(HostTest, MembershipChangeMovesTheGroupToANewNode) {
     };
     Status s = change(old_voters, {NodeId{4}});
     ASSERT_TRUE(s.is_ok()) << s.to_string();
-    ASSERT_TRUE(eventually([&] { return nodes_[4]->sm.items() == want; }))
-        << nodes_[4]->sm.items();
+    ASSERT_TRUE(eventually([&] { return nodes_[4]->sm.items() == want; })) << nodes_[4]->sm.items();
     EXPECT_GE(nodes_[4]->sm.installs(), 1);  // behind the compacted log: a snapshot
     // A learner never counts for a quorum: it is listed as a non-voter.
     const auto st = nodes_[leader()]->host->status(kGroup);
@@ -327,8 +326,9 @@ TEST_F(HostTest, MembershipChangeMovesTheGroupToANewNode) {
         << nodes_[4]->sm.items();
     // A follower refuses to change the membership.
     const int follower = leader() == 3 ? 4 : 3;
-    EXPECT_EQ(nodes_[follower]->host->change_membership(kGroup, {NodeId{3}, NodeId{4}}, {}, 2s).code(),
-              Errc::not_leader);
+    EXPECT_EQ(
+        nodes_[follower]->host->change_membership(kGroup, {NodeId{3}, NodeId{4}}, {}, 2s).code(),
+        Errc::not_leader);
 }
 
 }  // namespace

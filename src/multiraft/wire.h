@@ -9,11 +9,14 @@ inline constexpr char kRaftBatch = 'R';  // raft messages for one destination no
 // Requests answered by the host.
 inline constexpr char kSnapshotPiece = 'S';  // a piece of the group's current snapshot
 // Requests answered by the node (src/node).
-inline constexpr char kPropose = 'P';     // forward a proposal to the leader
-inline constexpr char kReadIndex = 'I';   // reserved
-inline constexpr char kChunkPut = 'C';    // store a chunk (replication of a write)
-inline constexpr char kChunkGet = 'G';    // fetch a chunk this node lacks
-inline constexpr char kNodeStatus = 'T';  // the node's view of its groups
-inline constexpr char kKvRead = 'K';      // a linearizable read on a replica, for a gateway
+inline constexpr char kPropose = 'P';           // forward a proposal to the leader
+inline constexpr char kReadIndex = 'I';         // reserved
+inline constexpr char kChunkPut = 'C';          // store a chunk (replication of a write)
+inline constexpr char kChunkGet = 'G';          // fetch a chunk this node lacks
+inline constexpr char kNodeStatus = 'T';        // the node's view of its groups
+inline constexpr char kKvRead = 'K';            // a linearizable read on a replica, for a gateway
+inline constexpr char kHostGroup = 'H';         // become a new replica of a group (placement)
+inline constexpr char kChangeMembership = 'M';  // on a group's leader: add/promote/remove
+inline constexpr char kRepairChunks = 'F';      // fetch every chunk this node's shard lacks
 
 }  // namespace cleave::multiraft::wire

@@ -1,6 +1,7 @@
 #include "node/node.h"
 
 #include <filesystem>
+#include <fstream>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -15,6 +16,7 @@
 #include "node/cluster_view.h"
 #include "node/node.pb.h"
 #include "shard/reads.h"
+#include "shard/record_keys.h"
 
 namespace cleave::node {
 
@@ -101,24 +103,30 @@ Status Node::start() {
         CLEAVE_RETURN_IF_ERROR(host_->add_group(kMeta, voter_set(meta_voters_), *meta_));
         meta_replica_ = std::make_unique<RaftReplica>(*host_, *remote_, config_.id, kMeta);
     } else {
-        meta_view_ = std::make_unique<RemoteEngine>(*remote_, spreader_, kMeta, meta_voters_);
-        meta_remote_ = std::make_unique<RemoteReplica>(*remote_, kMeta, meta_voters_);
+        auto meta_replicas = [this] { return remote_replicas(kMeta); };
+        meta_view_ = std::make_unique<RemoteEngine>(*remote_, spreader_, kMeta, meta_replicas);
+        meta_remote_ = std::make_unique<RemoteReplica>(*remote_, kMeta, meta_replicas);
     }
-    if (is_voter(data_voters_)) {
-        CLEAVE_ASSIGN_OR_RETURN(shard_, ShardGroup::open(*engine_));
-        shard_->set_on_install([this] {
-            {
-                std::lock_guard lock(repair_mu_);
-                repair_wanted_ = true;
-            }
-            repair_cv_.notify_all();
+    // The data shard: by placement at bootstrap, or because the placement
+    // driver moved a replica here earlier (the marker file says so).
+    std::error_code ec2;
+    const bool moved_here = std::filesystem::exists(hosted_marker(kShard), ec2);
+    if (is_voter(data_voters_) || moved_here) {
+        CLEAVE_RETURN_IF_ERROR(
+            host_data_shard(is_voter(data_voters_) ? voter_set(data_voters_) : std::set<NodeId>{},
+                            /*running=*/false));
+    }
+    // Every node can reach the data shard remotely (a gateway serves through
+    // this; a replica uses it only if it was moved here while running).
+    data_view_ = std::make_unique<RemoteEngine>(*remote_, spreader_, kShard,
+                                                [this] { return remote_replicas(kShard); });
+    data_remote_ = std::make_unique<RemoteReplica>(
+        *remote_, kShard, [this] { return current_voters(kShard); }, config_.id.value(),
+        [this](const std::string& command) -> Result<std::string> {
+            RaftReplica* r = data_replica_here();
+            if (!r) return not_leader_with_hint(NodeId{0});
+            return r->propose_here(command);
         });
-        CLEAVE_RETURN_IF_ERROR(host_->add_group(kShard, voter_set(data_voters_), *shard_));
-        replica_ = std::make_unique<RaftReplica>(*host_, *remote_, config_.id, kShard);
-    } else {
-        data_view_ = std::make_unique<RemoteEngine>(*remote_, spreader_, kShard, data_voters_);
-        data_remote_ = std::make_unique<RemoteReplica>(*remote_, kShard, data_voters_);
-    }
 
     transport_->on_message([this](uint64_t from, std::string body) {
         const std::string_view b(body);
@@ -135,14 +143,15 @@ Status Node::start() {
     auto peers = [this] { return shard_peers(); };
     replicator_ = std::make_unique<PeerChunkReplicator>(*remote_, peers);
     // A gateway passes chunks it fetched on without keeping them.
-    chunk_source_ = std::make_unique<PeerChunkSource>(*chunks_, *remote_, peers, shard_ != nullptr);
+    chunk_source_ = std::make_unique<PeerChunkSource>(*chunks_, *remote_, peers, hosts_data());
     service::LocalObjectServiceOptions so = config_.service;
-    if (!shard_) so.chunk_refs = engine_.get();
+    if (!hosts_data()) so.chunk_refs = engine_.get();
     shard::Replica& data_replica =
         replica_ ? static_cast<shard::Replica&>(*replica_) : *data_remote_;
     shard::Replica& meta_replica =
         meta_replica_ ? static_cast<shard::Replica&>(*meta_replica_) : *meta_remote_;
-    storage::Engine& data_engine = shard_ ? *engine_ : static_cast<storage::Engine&>(*data_view_);
+    storage::Engine& data_engine =
+        hosts_data() ? *engine_ : static_cast<storage::Engine&>(*data_view_);
     storage::Engine& meta_engine =
         meta_ ? *meta_engine_ : static_cast<storage::Engine&>(*meta_view_);
     service_ = std::make_unique<service::LocalObjectService>(
@@ -156,10 +165,11 @@ Status Node::start() {
     });
     repair_thread_ = std::thread([this] { repair_chunks_loop(); });
     heartbeat_thread_ = std::thread([this] { heartbeat_loop(); });
+    if (config_.placement) placement_thread_ = std::thread([this] { placement_loop(); });
     log()->info("node {} up: cluster endpoint {}:{}, {} members; meta shard {}, data shard {}",
                 config_.id.value(), config_.cluster.host, transport_->port(),
                 config_.members.size(), meta_ ? "replica" : "gateway",
-                shard_ ? "replica" : "gateway");
+                hosts_data() ? "replica" : "gateway");
     return Status::ok();
 }
 
@@ -175,6 +185,7 @@ void Node::stop() {
     repair_cv_.notify_all();
     if (repair_thread_.joinable()) repair_thread_.join();
     if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+    if (placement_thread_.joinable()) placement_thread_.join();
     service_.reset();
     if (host_) host_->stop();
     if (transport_) {
@@ -202,7 +213,7 @@ void Node::shutdown_raft() {
 bool Node::hosted_groups_led() const {
     if (!host_) return false;
     for (GroupId g : {kMeta, kShard}) {
-        const bool hosted = g == kMeta ? meta_ != nullptr : shard_ != nullptr;
+        const bool hosted = g == kMeta ? meta_ != nullptr : hosts_data();
         if (hosted && host_->leader(g).value() == 0) return false;
     }
     return true;
@@ -210,7 +221,7 @@ bool Node::hosted_groups_led() const {
 
 bool Node::healthy() const {
     if (!hosted_groups_led()) return false;
-    if (meta_ && shard_) return true;
+    if (meta_ && hosts_data()) return true;
     // A gateway of some group serves once its heartbeat went through the
     // meta shard lately: the replicas it routes to are reachable and led.
     constexpr int64_t kFreshMs = 15000;
@@ -218,13 +229,70 @@ bool Node::healthy() const {
     return last != 0 && SystemClock::instance().now_unix_ms() - last < kFreshMs;
 }
 
-ShardPeers Node::shard_peers() const {
+ShardPeers Node::shard_peers() {
     ShardPeers p;
-    p.voters = data_voters_.size();
-    p.self_voter = shard_ != nullptr;
-    for (uint64_t id : data_voters_)
-        if (id != config_.id.value()) p.others.push_back(id);
+    const std::vector<uint64_t> voters = current_voters(kShard);
+    p.voters = voters.size();
+    p.self_voter = false;
+    for (uint64_t id : voters) {
+        if (id == config_.id.value()) {
+            p.self_voter = true;
+        } else {
+            p.others.push_back(id);
+        }
+    }
     return p;
+}
+
+std::vector<uint64_t> Node::current_voters(GroupId g) {
+    const bool hosted = g == kMeta ? meta_ != nullptr : hosts_data();
+    if (hosted) {
+        std::vector<uint64_t> out;
+        for (const auto& r : host_->status(g).replicas)
+            if (r.voter) out.push_back(r.node.value());
+        if (!out.empty()) return out;
+    }
+    if (g == kShard) {
+        std::lock_guard lock(placement_mu_);
+        if (!data_replicas_cache_.empty()) return data_replicas_cache_;
+    }
+    return voters_of(g);
+}
+
+std::vector<uint64_t> Node::remote_replicas(GroupId g) {
+    std::vector<uint64_t> out = current_voters(g);
+    std::erase(out, config_.id.value());
+    return out;
+}
+
+std::string Node::hosted_marker(GroupId g) const {
+    return fmt::format("{}/raft/hosted-{}", config_.data_dir, g.value());
+}
+
+Status Node::host_data_shard(const std::set<NodeId>& initial_voters, bool running) {
+    std::lock_guard lock(placement_mu_);
+    if (hosts_data()) return Status::ok();
+    CLEAVE_ASSIGN_OR_RETURN(auto group, ShardGroup::open(*engine_));
+    group->set_on_install([this] {
+        {
+            std::lock_guard lock(repair_mu_);
+            repair_wanted_ = true;
+        }
+        repair_cv_.notify_all();
+    });
+    if (running) {
+        // Remember before joining: a restart must host it again.
+        const std::string marker = hosted_marker(kShard);
+        std::ofstream(marker) << "placement moved a replica of this shard here\n";
+        CLEAVE_RETURN_IF_ERROR(host_->add_group_running(kShard, *group));
+        log()->info("joined shard {} as a new replica", kShard.value());
+    } else {
+        CLEAVE_RETURN_IF_ERROR(host_->add_group(kShard, initial_voters, *group));
+    }
+    shard_ = std::move(group);
+    replica_ = std::make_unique<RaftReplica>(*host_, *remote_, config_.id, kShard);
+    hosts_data_.store(true, std::memory_order_release);
+    return Status::ok();
 }
 
 // ---- node-to-node requests ---------------------------------------------------
@@ -242,7 +310,7 @@ asio::awaitable<Result<std::string>> Node::on_request(uint64_t from, std::string
         switch (kind) {
             case multiraft::wire::kPropose: {
                 CLEAVE_ASSIGN_OR_RETURN(auto req, parse_forward_request(b));
-                RaftReplica* r = req.first == kShard  ? replica_.get()
+                RaftReplica* r = req.first == kShard  ? data_replica_here()
                                  : req.first == kMeta ? meta_replica_.get()
                                                       : nullptr;
                 if (!r) return not_hosted(req.first);
@@ -251,7 +319,7 @@ asio::awaitable<Result<std::string>> Node::on_request(uint64_t from, std::string
             case multiraft::wire::kKvRead: {
                 CLEAVE_ASSIGN_OR_RETURN(KvRead req, parse_kv_read(b));
                 const GroupId g{req.group()};
-                RaftReplica* r = g == kShard  ? replica_.get()
+                RaftReplica* r = g == kShard  ? data_replica_here()
                                  : g == kMeta ? meta_replica_.get()
                                               : nullptr;
                 if (!r) return not_hosted(g);
@@ -264,6 +332,20 @@ asio::awaitable<Result<std::string>> Node::on_request(uint64_t from, std::string
                 return serve_chunk_request(*chunks_, b);
             case multiraft::wire::kNodeStatus:
                 return report();
+            case multiraft::wire::kHostGroup: {
+                if (b.size() != 9 || GroupId{shard::keys::parse_be64(b.substr(1))} != kShard)
+                    return Status::invalid_argument("only the data shard moves");
+                CLEAVE_RETURN_IF_ERROR(host_data_shard({}, /*running=*/true));
+                return std::string();
+            }
+            case multiraft::wire::kChangeMembership:
+                return change_membership(b);
+            case multiraft::wire::kRepairChunks: {
+                if (!hosts_data()) return not_hosted(kShard);
+                size_t fetched = 0, failed = 0;
+                CLEAVE_RETURN_IF_ERROR(repair_chunks(&fetched, &failed));
+                return fmt::format("{} fetched", fetched);
+            }
             default:
                 return Status::invalid_argument(fmt::format("unknown request kind {:?}", kind));
         }
@@ -449,7 +531,7 @@ Result<std::string> Node::admin(const std::string& method, const std::string& pa
         return plan_json(view, meta::plan(driver_state(view), o));
     }
     if (path == "compact" && method == "POST") {
-        if (!shard_) return not_hosted(kShard);
+        if (!hosts_data()) return not_hosted(kShard);
         CLEAVE_RETURN_IF_ERROR(host_->compact(kShard));
         const auto st = host_->status(kShard);
         return fmt::format("{{\"shard\":{},\"snapshot_index\":{}}}\n", kShard.value(),
@@ -459,7 +541,7 @@ Result<std::string> Node::admin(const std::string& method, const std::string& pa
 }
 
 uint64_t Node::group_leader(GroupId g) {
-    if ((g == kShard && shard_) || (g == kMeta && meta_)) return host_->leader(g).value();
+    if ((g == kShard && hosts_data()) || (g == kMeta && meta_)) return host_->leader(g).value();
     // A gateway: the first replica that answers names the leader it knows.
     for (uint64_t voter : voters_of(g)) {
         auto bytes =
@@ -490,7 +572,7 @@ Status Node::heartbeat() {
         n->set_used_bytes(space.capacity - space.available);
     }
     // The data shard's size and write rate, reported by its leader.
-    if (shard_ && host_->leader(kShard) == config_.id) {
+    if (hosts_data() && host_->leader(kShard) == config_.id) {
         const int64_t now = c.time_ms();
         const uint64_t applied = host_->status(kShard).applied;
         auto* load = n->add_shards();
@@ -514,7 +596,15 @@ Status Node::heartbeat() {
     // one wins.
     last_heartbeat_ok_ms_.store(SystemClock::instance().now_unix_ms());
     auto map = shard::Reader(meta_view()).shard_map();
-    if (map.is_ok() && !map->empty()) return Status::ok();
+    if (map.is_ok() && !map->empty()) {
+        // Whom a gateway asks: the data shard's replicas as last recorded.
+        for (const auto& d : *map) {
+            if (d.id() != kShard.value() || d.replicas().empty()) continue;
+            std::lock_guard lock(placement_mu_);
+            data_replicas_cache_.assign(d.replicas().begin(), d.replicas().end());
+        }
+        return Status::ok();
+    }
     shard::Command m;
     m.set_time_ms(SystemClock::instance().now_unix_ms());
     auto* put = m.mutable_put_shard();
@@ -566,33 +656,37 @@ void Node::repair_chunks_loop() {
             if (repair_stop_) return;
             repair_wanted_ = false;
         }
-        // A snapshot brought metadata only: fetch the chunks it references
-        // that this node lacks, so reads do not depend on a peer later.
-        std::vector<std::string> ids;
-        auto snap = engine_->snapshot();
-        Status s =
-            shard::Reader(*engine_, snap.get()).for_each_chunk_ref([&](const std::string& id) {
-                ids.push_back(id);
-            });
-        if (!s.is_ok()) {
-            log()->warn("chunk repair: listing references failed: {}", s.to_string());
-            continue;
-        }
         size_t fetched = 0, failed = 0;
-        for (const auto& raw : ids) {
-            {
-                std::lock_guard lock(repair_mu_);
-                if (repair_stop_) return;
-            }
-            const blob::ChunkId id = blob::chunk_id_from_bytes(raw);
-            auto here = chunks_->contains(id);
-            if (here.is_ok() && *here) continue;
-            Status got = chunk_source_->ensure_local(id);
-            got.is_ok() ? ++fetched : ++failed;
-        }
-        log()->info("chunk repair after snapshot: {} referenced, {} fetched, {} failed", ids.size(),
-                    fetched, failed);
+        Status s = repair_chunks(&fetched, &failed);
+        if (!s.is_ok()) log()->warn("chunk repair: {}", s.to_string());
     }
+}
+
+Status Node::repair_chunks(size_t* fetched, size_t* failed) {
+    // A snapshot (or a log replayed from far behind) brought metadata only:
+    // fetch the chunks it references that this node lacks, so reads do not
+    // depend on a peer later and this copy counts for durability.
+    std::vector<std::string> ids;
+    auto snap = engine_->snapshot();
+    CLEAVE_RETURN_IF_ERROR(
+        shard::Reader(*engine_, snap.get()).for_each_chunk_ref([&](const std::string& id) {
+            ids.push_back(id);
+        }));
+    for (const auto& raw : ids) {
+        {
+            std::lock_guard lock(repair_mu_);
+            if (repair_stop_) return Status(Errc::aborted, "node stopping");
+        }
+        const blob::ChunkId id = blob::chunk_id_from_bytes(raw);
+        auto here = chunks_->contains(id);
+        if (here.is_ok() && *here) continue;
+        Status got = chunk_source_->ensure_local(id);
+        got.is_ok() ? ++*fetched : ++*failed;
+    }
+    log()->info("chunk repair: {} referenced, {} fetched, {} failed", ids.size(), *fetched,
+                *failed);
+    if (*failed) return Status::unavailable(fmt::format("{} chunks could not be fetched", *failed));
+    return Status::ok();
 }
 
 }  // namespace cleave::node

@@ -71,6 +71,7 @@ struct NodeConfig {
     size_t replicas = 3;                    // voters of each data shard (fewer if fewer members)
     size_t meta_replicas = 3;               // voters of the meta shard
     int64_t down_after_ms = 30000;          // a node silent this long counts as down
+    bool placement = true;                  // the meta leader carries out the driver's plan
     std::string cluster_name = "cleave";
     std::string cluster_secret;
     storage::EngineOptions engine;
@@ -106,7 +107,26 @@ class Node {
     boost::asio::awaitable<Result<std::string>> on_request(uint64_t from, std::string body);
     Result<std::string> report();
     Result<std::string> status_json();
-    ShardPeers shard_peers() const;
+    ShardPeers shard_peers();
+    bool hosts_data() const { return hosts_data_.load(std::memory_order_acquire); }
+    RaftReplica* data_replica_here() const { return hosts_data() ? replica_.get() : nullptr; }
+    // Makes this node a replica of the data shard: at start (bootstrap
+    // placement, or a replica moved here before a restart), or while
+    // running when the placement driver adds it as a learner.
+    Status host_data_shard(const std::set<NodeId>& initial_voters, bool running);
+    std::string hosted_marker(GroupId g) const;
+    // The group's voters now: its configuration where this node holds a
+    // replica, else the shard map as last read, else the bootstrap placement.
+    std::vector<uint64_t> current_voters(GroupId g);
+    // current_voters without this node: whom a gateway asks.
+    std::vector<uint64_t> remote_replicas(GroupId g);
+    // On the meta shard's leader: carries out the placement driver's plan,
+    // one step at a time (placement_executor.cc).
+    void placement_loop();
+    Status placement_step();
+    // kChangeMembership on the data shard's leader; kRepairChunks anywhere.
+    Result<std::string> change_membership(std::string_view body);
+    Status repair_chunks(size_t* fetched, size_t* failed);
     // The hosted groups all know a leader (a gateway's groups are not hosted).
     bool hosted_groups_led() const;
     // The meta shard's state: the local replica's engine, or a gateway's
@@ -152,6 +172,10 @@ class Node {
     std::unique_ptr<RemoteReplica> meta_remote_;
     std::atomic<uint64_t> reads_served_{0};
     std::atomic<int64_t> last_heartbeat_ok_ms_{0};
+    std::atomic<bool> hosts_data_{false};
+    std::mutex placement_mu_;                    // hosting changes; data_replicas_cache_
+    std::vector<uint64_t> data_replicas_cache_;  // the shard map's replicas of the data shard
+    std::thread placement_thread_;
     // The previous load measurement (heartbeat thread only).
     int64_t load_ms_ = 0;
     uint64_t load_applied_ = 0;

@@ -57,7 +57,10 @@ Status PeerChunkReplicator::replicate(const blob::ChunkId& id, std::string_view 
 Status PeerChunkSource::ensure_local(const blob::ChunkId& id) {
     CLEAVE_ASSIGN_OR_RETURN(bool here, local_.contains(id));
     if (here) return Status::ok();
-    return get(id).status();
+    CLEAVE_ASSIGN_OR_RETURN(std::string data, get(id));
+    // get() verified it; a gateway's source does not keep what it fetches,
+    // but a node repairing its own replica must.
+    return keep_ ? Status::ok() : local_.put_expecting(id, data);
 }
 
 Result<std::string> PeerChunkSource::get(const blob::ChunkId& id) {

@@ -116,12 +116,13 @@ void ReadSpreader::end(uint64_t node) {
 // ---- RemoteEngine ------------------------------------------------------------
 
 RemoteEngine::RemoteEngine(Remote& remote, ReadSpreader& spreader, GroupId group,
-                           std::vector<uint64_t> replicas)
+                           std::function<std::vector<uint64_t>()> replicas)
     : remote_(remote), spreader_(spreader), group_(group), replicas_(std::move(replicas)) {}
 
 Result<KvResult> RemoteEngine::read(const KvRead& request) {
     const std::string body = kv_read_request(request);
     Status last = Status::unavailable("shard has no replicas");
+    const std::vector<uint64_t> replicas = replicas_();
     // A read changes nothing: any failure is retried on the next replica.
     // First pass: only replicas with a live connection (a dead one costs
     // nothing); second pass, if none of them answered: wait for connections
@@ -129,7 +130,7 @@ Result<KvResult> RemoteEngine::read(const KvRead& request) {
     for (const bool connected_only : {true, false}) {
         std::vector<uint64_t> tried;
         while (true) {
-            const uint64_t node = spreader_.pick(replicas_, tried);
+            const uint64_t node = spreader_.pick(replicas, tried);
             if (node == 0) break;
             tried.push_back(node);
             spreader_.begin(node);

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,8 +49,9 @@ class ReadSpreader {
 
 class RemoteEngine final : public storage::Engine {
   public:
+    // `replicas` names the shard's replicas now (membership changes).
     RemoteEngine(Remote& remote, ReadSpreader& spreader, GroupId group,
-                 std::vector<uint64_t> replicas);
+                 std::function<std::vector<uint64_t>()> replicas);
 
     Result<std::optional<std::string>> get(std::string_view key,
                                            const storage::Snapshot* snapshot = nullptr) override;
@@ -68,7 +70,7 @@ class RemoteEngine final : public storage::Engine {
     Remote& remote_;
     ReadSpreader& spreader_;
     const GroupId group_;
-    const std::vector<uint64_t> replicas_;
+    const std::function<std::vector<uint64_t>()> replicas_;
 };
 
 // The replica's side of a kKvRead: `engine` must be read only after the

@@ -15,17 +15,25 @@ constexpr milliseconds kElectionPause{50};
 }  // namespace
 
 Result<shard::ApplyOutcome> RemoteReplica::propose(shard::Command command) {
-    const std::string request = forward_request(group_, command.SerializeAsString());
+    const std::string bytes = command.SerializeAsString();
+    const std::string request = forward_request(group_, bytes);
     const auto deadline = Clock::now() + propose_timeout_;
+    const std::vector<uint64_t> replicas = replicas_();
     size_t next = 0;  // the replica to try when no leader is known
     Status last = Status(Errc::not_leader, "no leader known");
     while (true) {
         const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-        if (left <= milliseconds(0) || replicas_.empty()) return last;
+        if (left <= milliseconds(0) || replicas.empty()) return last;
         uint64_t target = leader_.load();
-        if (target == 0) target = replicas_[next++ % replicas_.size()];
+        if (target == 0) target = replicas[next++ % replicas.size()];
         bool sent = false;
-        auto r = remote_.call_if_connected(target, request, left, &sent);
+        Result<std::string> r = Status(Errc::not_leader, "not tried");
+        if (target == self_ && here_) {
+            r = here_(bytes);
+            sent = true;
+        } else {
+            r = remote_.call_if_connected(target, request, left, &sent);
+        }
         if (r.is_ok()) {
             leader_.store(target);
             return decode_outcome(*r);
@@ -38,7 +46,7 @@ Result<shard::ApplyOutcome> RemoteReplica::propose(shard::Command command) {
         last = r.status();
         const uint64_t hint = sent ? leader_hint_of(r.status()).value() : 0;
         leader_.store(hint != target ? hint : 0);
-        if (hint == 0 && next % replicas_.size() == 0) std::this_thread::sleep_for(kElectionPause);
+        if (hint == 0 && next % replicas.size() == 0) std::this_thread::sleep_for(kElectionPause);
     }
 }
 

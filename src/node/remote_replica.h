@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <vector>
 
 #include "common/strong_id.h"
@@ -22,11 +23,17 @@ namespace cleave::node {
 
 class RemoteReplica final : public shard::Replica {
   public:
-    RemoteReplica(Remote& remote, GroupId group, std::vector<uint64_t> replicas,
+    // The leader may turn out to be this very node (a replica moved here
+    // while it served as a gateway): `here` proposes locally then.
+    using LocalPropose = std::function<Result<std::string>(const std::string& command)>;
+    RemoteReplica(Remote& remote, GroupId group, std::function<std::vector<uint64_t>()> replicas,
+                  uint64_t self = 0, LocalPropose here = nullptr,
                   std::chrono::milliseconds propose_timeout = std::chrono::milliseconds(8000))
         : remote_(remote),
           group_(group),
           replicas_(std::move(replicas)),
+          self_(self),
+          here_(std::move(here)),
           propose_timeout_(propose_timeout) {}
 
     Result<shard::ApplyOutcome> propose(shard::Command command) override;
@@ -38,7 +45,9 @@ class RemoteReplica final : public shard::Replica {
   private:
     Remote& remote_;
     const GroupId group_;
-    const std::vector<uint64_t> replicas_;
+    const std::function<std::vector<uint64_t>()> replicas_;
+    const uint64_t self_;
+    const LocalPropose here_;
     const std::chrono::milliseconds propose_timeout_;
     std::atomic<uint64_t> leader_{0};
 };

@@ -1,0 +1,213 @@
+// The placement executor: the meta shard's leader carries out the placement
+// driver's plan (meta/placement_driver.h) one step at a time, through the
+// data shard's own Raft log, and records each new membership in the shard
+// map. Everything it decides on is re-read from the cluster each round, so
+// a crash or a leader change between two steps loses nothing: the next
+// leader sees the state the last step left and plans from there.
+//
+//   AddLearner(n)     node n hosts the group (kHostGroup), then the shard's
+//                     leader adds it as a learner (kChangeMembership 'L');
+//                     it catches up from the leader's log or a snapshot
+//   Promote(n)        n fetches every chunk its state references
+//                     (kRepairChunks), then the leader makes it a voter
+//   RemoveReplica(n)  the leader drops n from the configuration
+//
+// Splits are planned by the driver but not carried out yet (issue 5).
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/clock.h"
+#include "common/logging.h"
+#include "multiraft/wire.h"
+#include "node/cluster_view.h"
+#include "node/node.h"
+#include "node/node.pb.h"
+#include "shard/record_keys.h"
+
+namespace cleave::node {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+std::shared_ptr<spdlog::logger> log() {
+    static auto l = module_logger("placement");
+    return l;
+}
+
+// A learner within this many entries of the commit index has caught up.
+constexpr uint64_t kCaughtUpSlack = 50;
+
+std::string membership_request(GroupId g, char op, uint64_t node) {
+    std::string out(1, multiraft::wire::kChangeMembership);
+    out += shard::keys::be64(g.value());
+    out.push_back(op);
+    out += shard::keys::be64(node);
+    return out;
+}
+
+std::string group_request(char kind, GroupId g) {
+    std::string out(1, kind);
+    out += shard::keys::be64(g.value());
+    return out;
+}
+
+}  // namespace
+
+Result<std::string> Node::change_membership(std::string_view body) {
+    if (body.size() != 1 + 8 + 1 + 8) return Status::invalid_argument("bad membership request");
+    const GroupId g{shard::keys::parse_be64(body.substr(1, 8))};
+    const char op = body[9];
+    const NodeId node{shard::keys::parse_be64(body.substr(10, 8))};
+    if (g != kShard || !hosts_data())
+        return Status::not_found(fmt::format("shard {} has no replica here", g.value()));
+    const multiraft::GroupStatus st = host_->status(g);
+    if (st.leader != config_.id) return not_leader_with_hint(st.leader);
+    std::set<NodeId> voters, learners;
+    for (const auto& r : st.replicas) (r.voter ? voters : learners).insert(r.node);
+    switch (op) {
+        case 'L':
+            if (voters.count(node) || learners.count(node)) return std::string();
+            learners.insert(node);
+            break;
+        case 'P':
+            if (voters.count(node)) return std::string();
+            learners.erase(node);
+            voters.insert(node);
+            break;
+        case 'R':
+            if (!voters.count(node) && !learners.count(node)) return std::string();
+            voters.erase(node);
+            learners.erase(node);
+            if (voters.empty()) return Status::invalid_argument("would remove the last voter");
+            break;
+        default:
+            return Status::invalid_argument(fmt::format("unknown membership op {:?}", op));
+    }
+    CLEAVE_RETURN_IF_ERROR(host_->change_membership(g, voters, learners, milliseconds(10000)));
+    log()->info("shard {}: membership changed ({} node {})", g.value(), op, node.value());
+    return std::string();
+}
+
+void Node::placement_loop() {
+    const auto period =
+        std::chrono::milliseconds(std::clamp<int64_t>(config_.down_after_ms / 3, 200, 5000));
+    while (true) {
+        {
+            std::unique_lock lock(repair_mu_);
+            if (repair_cv_.wait_for(lock, period, [&] { return repair_stop_; })) return;
+        }
+        Status s = placement_step();
+        if (!s.is_ok())
+            log()->warn("placement step failed (retried next round): {}", s.to_string());
+    }
+}
+
+Status Node::placement_step() {
+    // Only the meta shard's leader decides; it reads its own applied state.
+    if (!meta_ || host_->leader(kMeta) != config_.id) return Status::ok();
+    CLEAVE_ASSIGN_OR_RETURN(ClusterView view,
+                            read_cluster_view(*meta_engine_, SystemClock::instance().now_unix_ms(),
+                                              config_.down_after_ms));
+    if (view.shards.empty()) return Status::ok();
+    const uint64_t leader = group_leader(kShard);
+    if (leader == 0) return Status::ok();  // an election runs: next round
+
+    // The data shard's configuration as its leader has it (learners and
+    // their progress are not in the shard map).
+    auto call = [&](uint64_t node, std::string body, milliseconds timeout) -> Result<std::string> {
+        if (node == config_.id.value()) {
+            // Our own requests, without the transport.
+            const char kind = body[0];
+            if (kind == multiraft::wire::kNodeStatus) return report();
+            if (kind == multiraft::wire::kChangeMembership) return change_membership(body);
+            if (kind == multiraft::wire::kHostGroup) {
+                CLEAVE_RETURN_IF_ERROR(host_data_shard({}, /*running=*/true));
+                return std::string();
+            }
+            size_t fetched = 0, failed = 0;
+            CLEAVE_RETURN_IF_ERROR(repair_chunks(&fetched, &failed));
+            return std::string();
+        }
+        return remote_->call(node, std::move(body), timeout);
+    };
+    auto leader_report = [&]() -> Result<GroupReport> {
+        CLEAVE_ASSIGN_OR_RETURN(
+            std::string bytes,
+            call(leader, std::string(1, multiraft::wire::kNodeStatus), milliseconds(2000)));
+        NodeReport nr;
+        if (!nr.ParseFromString(bytes)) return Status::corruption("bad node report");
+        for (const auto& gr : nr.groups())
+            if (gr.group() == kShard.value() && gr.role() == "leader") return gr;
+        return Status(Errc::not_leader, fmt::format("node {} no longer leads", leader));
+    };
+    CLEAVE_ASSIGN_OR_RETURN(GroupReport gr, leader_report());
+
+    meta::ClusterState state = driver_state(view);
+    for (auto& sh : state.shards) {
+        if (sh.id != kShard.value()) continue;
+        sh.replicas.clear();
+        for (const auto& m : gr.replicas()) {
+            sh.replicas.push_back({m.node(), m.voter(), m.match() + kCaughtUpSlack >= gr.commit()});
+            if (std::none_of(state.nodes.begin(), state.nodes.end(),
+                             [&](const meta::NodeState& n) { return n.id == m.node(); }))
+                state.nodes.push_back(meta::NodeState{m.node()});
+        }
+    }
+    meta::DriverOptions o;
+    o.replication = config_.replicas;
+    const meta::Plan plan = meta::plan(state, o);
+    const meta::PlannedStep* step = nullptr;
+    for (const auto& ps : plan)
+        if (!std::holds_alternative<meta::SplitStep>(ps.step)) step = step ? step : &ps;
+    if (!step) return Status::ok();
+    log()->info("placement: {} ({})", meta::describe(step->step), step->why);
+
+    const milliseconds kStepTimeout{15000};
+    if (const auto* add = std::get_if<meta::AddLearner>(&step->step)) {
+        CLEAVE_RETURN_IF_ERROR(
+            call(add->node, group_request(multiraft::wire::kHostGroup, kShard), kStepTimeout)
+                .status());
+        CLEAVE_RETURN_IF_ERROR(
+            call(leader, membership_request(kShard, 'L', add->node), kStepTimeout).status());
+    } else if (const auto* pro = std::get_if<meta::Promote>(&step->step)) {
+        // Its copy must hold every chunk before it counts for durability.
+        CLEAVE_RETURN_IF_ERROR(call(pro->node,
+                                    group_request(multiraft::wire::kRepairChunks, kShard),
+                                    milliseconds(300000))
+                                   .status());
+        CLEAVE_RETURN_IF_ERROR(
+            call(leader, membership_request(kShard, 'P', pro->node), kStepTimeout).status());
+    } else if (const auto* rm = std::get_if<meta::RemoveReplica>(&step->step)) {
+        CLEAVE_RETURN_IF_ERROR(
+            call(leader, membership_request(kShard, 'R', rm->node), kStepTimeout).status());
+    }
+
+    // Record the voters in the shard map, with the next epoch.
+    CLEAVE_ASSIGN_OR_RETURN(GroupReport after, leader_report());
+    for (const auto& d : view.shards) {
+        if (d.id() != kShard.value()) continue;
+        std::vector<uint64_t> voters;
+        for (const auto& m : after.replicas())
+            if (m.voter()) voters.push_back(m.node());
+        std::sort(voters.begin(), voters.end());
+        std::vector<uint64_t> recorded(d.replicas().begin(), d.replicas().end());
+        std::sort(recorded.begin(), recorded.end());
+        if (voters == recorded) break;
+        shard::Command c;
+        c.set_time_ms(SystemClock::instance().now_unix_ms());
+        auto* put = c.mutable_put_shard()->mutable_shard();
+        *put = d;
+        put->set_epoch(d.epoch() + 1);
+        put->clear_replicas();
+        for (uint64_t v : voters) put->add_replicas(v);
+        CLEAVE_ASSIGN_OR_RETURN(auto outcome, meta_replica_->propose(std::move(c)));
+        CLEAVE_RETURN_IF_ERROR(outcome.status);
+        log()->info("shard map: shard {} epoch {} on nodes {}", d.id(), d.epoch() + 1,
+                    fmt::join(voters, ","));
+    }
+    return Status::ok();
+}
+
+}  // namespace cleave::node

@@ -16,6 +16,8 @@ struct AdminFlags {
     std::string region = "us-east-1";
     bool json = false;
     std::string failpoint;
+    uint64_t node = 0;
+    bool undo = false;
     std::string value;
 };
 
@@ -41,8 +43,8 @@ int run(const AdminFlags& f, const std::string& method, const std::string& op,
 
 void add_admin_commands(CLI::App& app) {
     auto f = std::make_shared<AdminFlags>();
-    auto* admin =
-        app.add_subcommand("admin", "Operate a cluster: status, shards, plan, compact, failpoint");
+    auto* admin = app.add_subcommand(
+        "admin", "Operate a cluster: status, shards, plan, drain, compact, failpoint");
     admin->require_subcommand(1);
     admin->add_option("--endpoint", f->endpoint,
                       "A node's S3 endpoint (default $CLEAVE_ENDPOINT or http://127.0.0.1:9000)");
@@ -62,6 +64,14 @@ void add_admin_commands(CLI::App& app) {
         "plan", "The placement driver's next steps for the cluster as it is (not executed)");
     plan->add_flag("--json", f->json, "JSON (the only format today)");
     plan->callback([f] { std::exit(run(*f, "GET", "plan", {})); });
+    auto* drain = admin->add_subcommand(
+        "drain", "Move every data-shard replica off a node (before removing it)");
+    drain->add_option("node", f->node, "Node id")->required()->check(CLI::PositiveNumber);
+    drain->add_flag("--undo", f->undo, "Stop draining the node");
+    drain->callback([f] {
+        std::exit(run(*f, "POST", "drain",
+                      {{"node", std::to_string(f->node)}, {"value", f->undo ? "off" : "on"}}));
+    });
     auto* compact = admin->add_subcommand("compact", "Snapshot the node's shards and compact logs");
     compact->callback([f] { std::exit(run(*f, "POST", "compact", {})); });
 

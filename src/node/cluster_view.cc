@@ -48,6 +48,7 @@ meta::ClusterState driver_state(const ClusterView& view) {
         meta::NodeState ns;
         ns.id = n.id();
         ns.live = view.live.at(n.id());
+        ns.draining = n.draining();
         ns.capacity_bytes = n.capacity_bytes();
         ns.used_bytes = n.used_bytes();
         s.nodes.push_back(ns);
@@ -117,6 +118,13 @@ std::string plan_json(const ClusterView& view, const meta::Plan& plan) {
     for (const auto& [id, up] : view.live) {
         if (up) continue;
         out += fmt::format("{}{}", first ? "" : ",", id);
+        first = false;
+    }
+    out += "],\"draining\":[";
+    first = true;
+    for (const auto& n : view.nodes) {
+        if (!n.draining()) continue;
+        out += fmt::format("{}{}", first ? "" : ",", n.id());
         first = false;
     }
     out += "],\"steps\":[";

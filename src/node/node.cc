@@ -146,17 +146,22 @@ Status Node::start() {
     chunk_source_ = std::make_unique<PeerChunkSource>(*chunks_, *remote_, peers, hosts_data());
     service::LocalObjectServiceOptions so = config_.service;
     if (!hosts_data()) so.chunk_refs = engine_.get();
-    shard::Replica& data_replica =
-        replica_ ? static_cast<shard::Replica&>(*replica_) : *data_remote_;
+    // The service reaches the data shard through its own replica while this
+    // node is a member of the group, remotely otherwise (serving_path.h).
+    if (hosts_data()) {
+        serving_ =
+            std::make_unique<ServingPath>(true, *engine_, *replica_, *data_view_, *data_remote_);
+    } else {
+        serving_ = std::make_unique<ServingPath>(false, *data_view_, *data_remote_, *data_view_,
+                                                 *data_remote_);
+    }
     shard::Replica& meta_replica =
         meta_replica_ ? static_cast<shard::Replica&>(*meta_replica_) : *meta_remote_;
-    storage::Engine& data_engine =
-        hosts_data() ? *engine_ : static_cast<storage::Engine&>(*data_view_);
     storage::Engine& meta_engine =
         meta_ ? *meta_engine_ : static_cast<storage::Engine&>(*meta_view_);
     service_ = std::make_unique<service::LocalObjectService>(
-        data_engine, *chunks_, data_replica, SystemClock::instance(), so, chunk_source_.get(),
-        replicator_.get(), service::MetaShard{&meta_replica, &meta_engine});
+        serving_->engine(), *chunks_, serving_->replica(), SystemClock::instance(), so,
+        chunk_source_.get(), replicator_.get(), service::MetaShard{&meta_replica, &meta_engine});
 
     host_->start();
     io_thread_ = std::thread([this] {
@@ -213,7 +218,7 @@ void Node::shutdown_raft() {
 bool Node::hosted_groups_led() const {
     if (!host_) return false;
     for (GroupId g : {kMeta, kShard}) {
-        const bool hosted = g == kMeta ? meta_ != nullptr : hosts_data();
+        const bool hosted = g == kMeta ? meta_ != nullptr : serves_data_locally();
         if (hosted && host_->leader(g).value() == 0) return false;
     }
     return true;
@@ -221,7 +226,7 @@ bool Node::hosted_groups_led() const {
 
 bool Node::healthy() const {
     if (!hosted_groups_led()) return false;
-    if (meta_ && hosts_data()) return true;
+    if (meta_ && serves_data_locally()) return true;
     // A gateway of some group serves once its heartbeat went through the
     // meta shard lately: the replicas it routes to are reachable and led.
     constexpr int64_t kFreshMs = 15000;
@@ -245,7 +250,9 @@ ShardPeers Node::shard_peers() {
 }
 
 std::vector<uint64_t> Node::current_voters(GroupId g) {
-    const bool hosted = g == kMeta ? meta_ != nullptr : hosts_data();
+    // A replica removed from the group may never see its final
+    // configuration: once it serves remotely, the shard map is the truth.
+    const bool hosted = g == kMeta ? meta_ != nullptr : serves_data_locally();
     if (hosted) {
         std::vector<uint64_t> out;
         for (const auto& r : host_->status(g).replicas)
@@ -437,9 +444,18 @@ Result<std::string> Node::status_json() {
         out += fmt::format("{}{{\"id\":{},\"leader\":{},\"term\":{},\"replicas\":[",
                            first ? "" : ",", g.value(), leader, term);
         first = false;
+        // Members: the group's configuration as its leader reports it (moves
+        // change it), else the bootstrap placement.
+        std::vector<uint64_t> members;
+        if (auto lr = reports.find(leader); lr != reports.end())
+            for (const auto& gr : lr->second.groups())
+                if (gr.group() == g.value())
+                    for (const auto& m : gr.replicas()) members.push_back(m.node());
+        if (members.empty()) members = voters_of(g);
+        std::sort(members.begin(), members.end());
         bool first_rep = true;
-        for (uint64_t voter : voters_of(g)) {
-            const NodeId id{voter};
+        for (uint64_t member : members) {
+            const NodeId id{member};
             auto it = reports.find(id.value());
             const GroupReport* gr = nullptr;
             if (it != reports.end())
@@ -471,9 +487,10 @@ Result<std::string> Node::status_json() {
             const auto& n = (*nodes)[i];
             out += fmt::format(
                 "{}{{\"id\":{},\"s3\":{},\"cluster\":{},\"last_seen_ms\":{},\"age_ms\":{},"
-                "\"capacity_bytes\":{},\"used_bytes\":{}}}",
+                "\"capacity_bytes\":{},\"used_bytes\":{},\"draining\":{}}}",
                 i ? "," : "", n.id(), json_string(n.s3()), json_string(n.cluster()),
-                n.last_seen_ms(), now - n.last_seen_ms(), n.capacity_bytes(), n.used_bytes());
+                n.last_seen_ms(), now - n.last_seen_ms(), n.capacity_bytes(), n.used_bytes(),
+                n.draining() ? "true" : "false");
         }
     }
     out += "],\"shard_map\":[";
@@ -530,6 +547,29 @@ Result<std::string> Node::admin(const std::string& method, const std::string& pa
         o.replication = config_.replicas;
         return plan_json(view, meta::plan(driver_state(view), o));
     }
+    if (path == "drain" && method == "POST") {
+        const std::string* node = find_param(query, "node");
+        const std::string* value = find_param(query, "value");
+        uint64_t id = 0;
+        if (!node || node->empty() || node->size() > 19 ||
+            node->find_first_not_of("0123456789") != std::string::npos ||
+            (id = std::stoull(*node)) == 0)
+            return Status::invalid_argument("drain: node must be a node id (1, 2, ...)");
+        if (value && *value != "on" && *value != "off")
+            return Status::invalid_argument("drain: value must be 'on' or 'off'");
+        const bool on = !value || *value == "on";
+        shard::Command c;
+        c.set_time_ms(SystemClock::instance().now_unix_ms());
+        c.mutable_set_node_draining()->set_node(id);
+        c.mutable_set_node_draining()->set_draining(on);
+        shard::Replica& meta_replica =
+            meta_replica_ ? static_cast<shard::Replica&>(*meta_replica_) : *meta_remote_;
+        CLEAVE_ASSIGN_OR_RETURN(auto outcome, meta_replica.propose(std::move(c)));
+        CLEAVE_RETURN_IF_ERROR(outcome.status);
+        log()->warn("node {} {}", id,
+                    on ? "draining: its replicas move elsewhere" : "no longer draining");
+        return fmt::format("{{\"node\":{},\"draining\":{}}}\n", id, on ? "true" : "false");
+    }
     if (path == "compact" && method == "POST") {
         if (!hosts_data()) return not_hosted(kShard);
         CLEAVE_RETURN_IF_ERROR(host_->compact(kShard));
@@ -543,7 +583,7 @@ Result<std::string> Node::admin(const std::string& method, const std::string& pa
 uint64_t Node::group_leader(GroupId g) {
     if ((g == kShard && hosts_data()) || (g == kMeta && meta_)) return host_->leader(g).value();
     // A gateway: the first replica that answers names the leader it knows.
-    for (uint64_t voter : voters_of(g)) {
+    for (uint64_t voter : current_voters(g)) {
         auto bytes =
             remote_->call(voter, std::string(1, multiraft::wire::kNodeStatus), milliseconds(2000));
         NodeReport nr;
@@ -552,6 +592,30 @@ uint64_t Node::group_leader(GroupId g) {
             if (gr.group() == g.value() && gr.leader() != 0) return gr.leader();
     }
     return 0;
+}
+
+void Node::check_membership() {
+    if (!serving_ || !serving_->local() || !hosts_data()) return;
+    // A removed replica often never learns the final configuration (the
+    // leader stops replicating to it once it is out), so the shard map, to
+    // which the placement executor writes every new voter set, decides too.
+    bool in_map = true;
+    {
+        std::lock_guard lock(placement_mu_);
+        if (!data_replicas_cache_.empty())
+            in_map = std::find(data_replicas_cache_.begin(), data_replicas_cache_.end(),
+                               config_.id.value()) != data_replicas_cache_.end();
+    }
+    bool in_config = true;
+    const multiraft::GroupStatus st = host_->status(kShard);
+    if (!st.replicas.empty()) {
+        in_config = std::any_of(st.replicas.begin(), st.replicas.end(),
+                                [&](const auto& r) { return r.node == config_.id; });
+    }
+    if (in_map && in_config) return;
+    serving_->go_remote();
+    log()->warn("this node's replica left shard {} ({}): serving it as a gateway", kShard.value(),
+                in_config ? "shard map" : "configuration");
 }
 
 // ---- registry ----------------------------------------------------------------
@@ -632,6 +696,7 @@ void Node::heartbeat_loop() {
                                     [&] { return repair_stop_; }))
                 return;
         }
+        check_membership();
         if (!hosted_groups_led()) continue;
         Status s = heartbeat();
         if (!s.is_ok()) {

@@ -44,11 +44,14 @@
 #include "common/status.h"
 #include "common/strong_id.h"
 #include "multiraft/host.h"
+#include "node/cluster_view.h"
+#include "node/node.pb.h"
 #include "node/peer_chunks.h"
 #include "node/raft_replica.h"
 #include "node/remote.h"
 #include "node/remote_engine.h"
 #include "node/remote_replica.h"
+#include "node/serving_path.h"
 #include "node/shard_group.h"
 #include "rpc/transport.h"
 #include "service/local_object_service.h"
@@ -93,6 +96,7 @@ class Node {
     //   GET  status                                  the cluster as this node sees it (JSON)
     //   POST failpoint?name=partition&value=on|off   cut this node off from its peers
     //   POST compact                                 snapshot and compact the log now
+    //   POST drain?node=N[&value=on|off]            move the data shard off node N (or stop)
     //   GET  shards                                  the shard map, leaders, sizes (JSON)
     //   GET  plan                                    the placement driver's next steps (JSON)
     Result<std::string> admin(const std::string& method, const std::string& path,
@@ -109,6 +113,7 @@ class Node {
     Result<std::string> status_json();
     ShardPeers shard_peers();
     bool hosts_data() const { return hosts_data_.load(std::memory_order_acquire); }
+    bool serves_data_locally() const { return hosts_data() && serving_ && serving_->local(); }
     RaftReplica* data_replica_here() const { return hosts_data() ? replica_.get() : nullptr; }
     // Makes this node a replica of the data shard: at start (bootstrap
     // placement, or a replica moved here before a restart), or while
@@ -124,9 +129,13 @@ class Node {
     // one step at a time (placement_executor.cc).
     void placement_loop();
     Status placement_step();
+    Status record_voters(const ClusterView& view, const GroupReport& gr);
     // kChangeMembership on the data shard's leader; kRepairChunks anywhere.
     Result<std::string> change_membership(std::string_view body);
     Status repair_chunks(size_t* fetched, size_t* failed);
+    // Serves the data shard remotely once this node's replica was removed
+    // from the group's configuration (drain, rebalance).
+    void check_membership();
     // The hosted groups all know a leader (a gateway's groups are not hosted).
     bool hosted_groups_led() const;
     // The meta shard's state: the local replica's engine, or a gateway's
@@ -170,6 +179,7 @@ class Node {
     std::unique_ptr<RemoteReplica> data_remote_;
     std::unique_ptr<RemoteEngine> meta_view_;
     std::unique_ptr<RemoteReplica> meta_remote_;
+    std::unique_ptr<ServingPath> serving_;
     std::atomic<uint64_t> reads_served_{0};
     std::atomic<int64_t> last_heartbeat_ok_ms_{0};
     std::atomic<bool> hosts_data_{false};

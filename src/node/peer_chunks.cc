@@ -67,23 +67,31 @@ Result<std::string> PeerChunkSource::get(const blob::ChunkId& id) {
     auto local = local_.get(id);
     if (local.is_ok() || local.status().code() != Errc::not_found) return local;
     Status last = local.status();
-    for (uint64_t peer : peers_().others) {
-        auto r = remote_.call(peer, chunk_get_request(id), kChunkTimeout);
-        if (!r.is_ok()) {
-            last = r.status();
-            continue;
+    const std::vector<uint64_t> peers = peers_().others;
+    // Connected peers first (a dead one costs nothing); then, if none of
+    // them had it, wait for connections (this node may have just started).
+    for (const bool connected_only : {true, false}) {
+        for (uint64_t peer : peers) {
+            bool sent = false;
+            auto r = connected_only ? remote_.call_if_connected(peer, chunk_get_request(id),
+                                                                kChunkTimeout, &sent)
+                                    : remote_.call(peer, chunk_get_request(id), kChunkTimeout);
+            if (!r.is_ok()) {
+                last = r.status();
+                continue;
+            }
+            // Keeping it verifies it: a peer's damaged copy is refused here.
+            Status kept = keep_ ? local_.put_expecting(id, *r)
+                          : blob::ChunkId::of(*r) == id
+                              ? Status::ok()
+                              : Status::corruption("chunk bytes do not match the chunk id");
+            if (!kept.is_ok()) {
+                log()->warn("chunk {} from node {} refused: {}", id.hex(), peer, kept.to_string());
+                last = kept;
+                continue;
+            }
+            return std::move(*r);
         }
-        // Keeping it verifies it: a peer's damaged copy is refused here.
-        Status kept = keep_ ? local_.put_expecting(id, *r)
-                      : blob::ChunkId::of(*r) == id
-                          ? Status::ok()
-                          : Status::corruption("chunk bytes do not match the chunk id");
-        if (!kept.is_ok()) {
-            log()->warn("chunk {} from node {} refused: {}", id.hex(), peer, kept.to_string());
-            last = kept;
-            continue;
-        }
-        return std::move(*r);
     }
     return last;
 }

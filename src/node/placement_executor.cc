@@ -25,6 +25,8 @@
 #include "node/node.pb.h"
 #include "shard/record_keys.h"
 
+#include <fmt/ranges.h>
+
 namespace cleave::node {
 
 namespace {
@@ -104,6 +106,31 @@ void Node::placement_loop() {
     }
 }
 
+Status Node::record_voters(const ClusterView& view, const GroupReport& gr) {
+    std::vector<uint64_t> voters;
+    for (const auto& m : gr.replicas())
+        if (m.voter()) voters.push_back(m.node());
+    std::sort(voters.begin(), voters.end());
+    for (const auto& d : view.shards) {
+        if (d.id() != gr.group()) continue;
+        std::vector<uint64_t> recorded(d.replicas().begin(), d.replicas().end());
+        std::sort(recorded.begin(), recorded.end());
+        if (voters.empty() || voters == recorded) return Status::ok();
+        shard::Command c;
+        c.set_time_ms(SystemClock::instance().now_unix_ms());
+        auto* put = c.mutable_put_shard()->mutable_shard();
+        *put = d;
+        put->set_epoch(d.epoch() + 1);
+        put->clear_replicas();
+        for (uint64_t v : voters) put->add_replicas(v);
+        CLEAVE_ASSIGN_OR_RETURN(auto outcome, meta_replica_->propose(std::move(c)));
+        CLEAVE_RETURN_IF_ERROR(outcome.status);
+        log()->info("shard map: shard {} epoch {} on nodes {}", d.id(), d.epoch() + 1,
+                    fmt::join(voters, ","));
+    }
+    return Status::ok();
+}
+
 Status Node::placement_step() {
     // Only the meta shard's leader decides; it reads its own applied state.
     if (!meta_ || host_->leader(kMeta) != config_.id) return Status::ok();
@@ -143,6 +170,10 @@ Status Node::placement_step() {
         return Status(Errc::not_leader, fmt::format("node {} no longer leads", leader));
     };
     CLEAVE_ASSIGN_OR_RETURN(GroupReport gr, leader_report());
+    // The shard map follows the group: the voters a step left (whoever
+    // carried it out, even a meta leader that died right after) are
+    // recorded with the next epoch before anything else is decided.
+    CLEAVE_RETURN_IF_ERROR(record_voters(view, gr));
 
     meta::ClusterState state = driver_state(view);
     for (auto& sh : state.shards) {
@@ -184,29 +215,6 @@ Status Node::placement_step() {
             call(leader, membership_request(kShard, 'R', rm->node), kStepTimeout).status());
     }
 
-    // Record the voters in the shard map, with the next epoch.
-    CLEAVE_ASSIGN_OR_RETURN(GroupReport after, leader_report());
-    for (const auto& d : view.shards) {
-        if (d.id() != kShard.value()) continue;
-        std::vector<uint64_t> voters;
-        for (const auto& m : after.replicas())
-            if (m.voter()) voters.push_back(m.node());
-        std::sort(voters.begin(), voters.end());
-        std::vector<uint64_t> recorded(d.replicas().begin(), d.replicas().end());
-        std::sort(recorded.begin(), recorded.end());
-        if (voters == recorded) break;
-        shard::Command c;
-        c.set_time_ms(SystemClock::instance().now_unix_ms());
-        auto* put = c.mutable_put_shard()->mutable_shard();
-        *put = d;
-        put->set_epoch(d.epoch() + 1);
-        put->clear_replicas();
-        for (uint64_t v : voters) put->add_replicas(v);
-        CLEAVE_ASSIGN_OR_RETURN(auto outcome, meta_replica_->propose(std::move(c)));
-        CLEAVE_RETURN_IF_ERROR(outcome.status);
-        log()->info("shard map: shard {} epoch {} on nodes {}", d.id(), d.epoch() + 1,
-                    fmt::join(voters, ","));
-    }
     return Status::ok();
 }
 

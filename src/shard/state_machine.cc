@@ -135,7 +135,23 @@ Result<ApplyOutcome> StateMachine::apply(uint64_t index, const Command& command)
                 outcome = fail(Errc::invalid_argument, "node id 0");
                 break;
             }
-            batch.put(keys::node(n.id()), n.SerializeAsString());
+            // The draining mark is the operator's, not the node's: a
+            // heartbeat keeps what the record says.
+            NodeRecord rec = n;
+            if (auto old = read_node(n.id())) rec.set_draining(old->draining());
+            batch.put(keys::node(n.id()), rec.SerializeAsString());
+            outcome = ok();
+            break;
+        }
+        case Command::kSetNodeDraining: {
+            const auto& d = command.set_node_draining();
+            auto old = read_node(d.node());
+            if (!old) {
+                outcome = fail(Errc::not_found, fmt::format("no node {} registered", d.node()));
+                break;
+            }
+            old->set_draining(d.draining());
+            batch.put(keys::node(d.node()), old->SerializeAsString());
             outcome = ok();
             break;
         }
@@ -155,6 +171,18 @@ Result<ApplyOutcome> StateMachine::apply(uint64_t index, const Command& command)
     CLEAVE_RETURN_IF_ERROR(engine_.write(batch, storage::WriteOptions{.sync = false}));
     applied_index_ = index;
     return outcome;
+}
+
+std::optional<NodeRecord> StateMachine::read_node(uint64_t id) {
+    auto v = engine_.get(keys::node(id));
+    if (!v.is_ok()) {
+        read_error_ = v.status();
+        return std::nullopt;
+    }
+    if (!*v) return std::nullopt;
+    NodeRecord rec;
+    if (!rec.ParseFromString(**v)) return std::nullopt;
+    return rec;
 }
 
 ApplyOutcome StateMachine::apply_put_shard(const PutShard& c, storage::WriteBatch& b) {

@@ -65,6 +65,8 @@ class StateMachine {
     ApplyOutcome apply_complete_upload(const Command& c, storage::WriteBatch& b);
     ApplyOutcome apply_abort_upload(const AbortUpload& c, storage::WriteBatch& b);
     ApplyOutcome apply_put_shard(const PutShard& c, storage::WriteBatch& b);
+    // The registered record of a node (none if absent; sets read_error_ on failure).
+    std::optional<NodeRecord> read_node(uint64_t id);
 
     // A multipart upload and its parts, as stored.
     struct UploadState {

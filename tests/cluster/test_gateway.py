@@ -159,3 +159,49 @@ def test_gateways_route_to_three_replicas(cluster_factory):
     assert v.acknowledged > 0
     assert not v.lost, f"{len(v.lost)} acknowledged writes lost:\n" + "\n".join(v.problems[:30])
     assert not v.problems, "\n".join(v.problems[:30])
+
+
+def test_drain_moves_the_replica_to_the_spare_node(cluster_factory):
+    """`cleave admin drain 1` on 4 nodes (3 replicas): node 1's replica of the
+    data shard moves to node 4 (learner, catch-up, chunks, promotion), node 1
+    leaves the group, and every object written before reads back from every
+    node; `--undo` clears the mark and the plan stays empty (no move back:
+    the counts are even)."""
+    seed = ch.seed_from_env()
+    cluster = cluster_factory(nodes=4, extra_args=["--down-after-ms", str(DOWN_AFTER_MS)])
+    c = wl.client(cluster.node_endpoint(2))
+    bucket = "drain"
+    wl.create_bucket(c, bucket)
+    written = {}
+    for i, size in enumerate((100, 70 * wl.KIB, 6 * wl.MIB)):
+        key = f"d{i}/obj"
+        data = e2e.det_bytes(f"{seed}/{key}", size)
+        out = wl.put(c, bucket, key, data)
+        assert out.ok, f"PUT {key}: {out}"
+        written[key] = wl.sha(data)
+
+    print(cluster.admin(3, "drain", "1").strip())
+    t0 = time.monotonic()
+
+    def moved():
+        d = json.loads(cluster.admin(3, "shards", "--json"))["shards"][0]
+        return d if d["replicas"] == [2, 3, 4] else None
+    shard = cluster.wait_for(moved, REPAIR_DEADLINE_S, "node 1's replica moved to node 4")
+    print(f"drained in {time.monotonic() - t0:.1f}s: replicas {shard['replicas']}, "
+          f"epoch {shard['epoch']}")
+    plan = json.loads(cluster.admin(2, "plan", "--json"))
+    assert plan["draining"] == [1] and plan["steps"] == [], plan
+    # Node 1 left the group: it notices within a heartbeat period and goes
+    # on serving as a gateway.
+    c1 = wl.client(cluster.node_endpoint(1))
+    first = next(iter(written))
+    cluster.wait_for(lambda: wl.get(c1, bucket, first).ok, 30,
+                     "node 1 serving reads again, as a gateway")
+
+    v = wl.verify_everywhere(cluster.endpoints(), bucket, written, {})
+    print(f"acknowledged {v.acknowledged}, lost {len(v.lost)}, reads checked {v.checked_reads}")
+    assert not v.lost and not v.problems, "\n".join(v.problems[:30])
+
+    print(cluster.admin(3, "drain", "1", "--undo").strip())
+    plan = json.loads(cluster.admin(2, "plan", "--json"))
+    assert plan["draining"] == [] and plan["steps"] == [], plan

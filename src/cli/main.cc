@@ -31,6 +31,15 @@ int main(int argc, char** argv) {
     cleave::cli::add_server_options(*server_cmd, server);
     server_cmd->callback([&] { std::exit(cleave::cli::run_server(server)); });
 
+    cleave::cli::ServerOptions gateway;
+    auto* gateway_cmd = app.add_subcommand(
+        "gateway", "Run a standalone S3 gateway of a cluster (no member, holds no data)");
+    cleave::cli::add_server_options(*gateway_cmd, gateway);
+    gateway_cmd->callback([&] {
+        gateway.gateway = true;
+        std::exit(cleave::cli::run_server(gateway));
+    });
+
     cleave::cli::LocalOptions local;
     auto* local_cmd =
         app.add_subcommand("local", "Run an N-node cluster on this machine (127.0.0.1..N)");

@@ -10,6 +10,7 @@
 #include "cli/process_setup.h"
 #include "common/hash.h"
 #include "common/logging.h"
+#include "common/random.h"
 #include "node/node.h"
 #include "s3/server.h"
 
@@ -79,7 +80,10 @@ int run_server(const ServerOptions& o) {
         if (!c.is_ok()) return fail("--cluster-listen: " + c.status().message());
         cluster_addr = *c;
     }
-    if (s3_addr->port == 0 || cluster_addr.port == 0)
+    // A gateway dials every member and is dialed by none: its node-to-node
+    // endpoint may take any free port.
+    if (o.gateway && o.cluster_listen.empty()) cluster_addr.port = 0;
+    if (!o.gateway && (s3_addr->port == 0 || cluster_addr.port == 0))
         return fail("a cluster member needs fixed ports (--listen and --cluster-listen)");
     auto seeds = resolve_seeds(o.join);
     if (!seeds.is_ok()) return fail("--join: " + seeds.status().message());
@@ -93,13 +97,19 @@ int run_server(const ServerOptions& o) {
             nc.id = NodeId{i + 1};
         }
     }
-    if (o.node_id != 0) {
+    if (o.gateway) {
+        // An id no member has (members are 1..N): random, far above them.
+        uint64_t r = 0;
+        for (char c : os_random_bytes(5)) r = (r << 8) | static_cast<unsigned char>(c);
+        nc.id = NodeId{(uint64_t{1} << 40) | r};
+        nc.gateway_only = true;
+    } else if (o.node_id != 0) {
         if (o.node_id > seeds->size())
             return fail(
                 fmt::format("--node-id {} but --join names {} members", o.node_id, seeds->size()));
         nc.id = NodeId{o.node_id};
     }
-    if (nc.id.value() == 0) {
+    if (!o.gateway && nc.id.value() == 0) {
         return fail(
             fmt::format("this node's cluster address {}:{} is not in --join ({}); pass --node-id",
                         cluster_addr.host, cluster_addr.port, o.join));
@@ -160,8 +170,13 @@ int run_server(const ServerOptions& o) {
     s3::Server server(sc, n.service(), creds->provider);
     if (Status s = server.start(); !s.is_ok()) return fail("S3 endpoint: " + s.to_string());
     const std::string endpoint = fmt::format("http://{}:{}", s3_addr->host, server.port());
-    std::printf("ready: S3 endpoint %s (node %llu of %zu)\n", endpoint.c_str(),
-                static_cast<unsigned long long>(id), seeds->size());
+    if (o.gateway) {
+        std::printf("ready: S3 endpoint %s (gateway of %zu members)\n", endpoint.c_str(),
+                    seeds->size());
+    } else {
+        std::printf("ready: S3 endpoint %s (node %llu of %zu)\n", endpoint.c_str(),
+                    static_cast<unsigned long long>(id), seeds->size());
+    }
     std::fflush(stdout);
     log()->info("cleave server node {} ready on {}", id, endpoint);
 

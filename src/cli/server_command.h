@@ -11,6 +11,12 @@
 // otherwise; every member must be given the same list.
 // Credentials: as `cleave dev`. The cluster secret that authenticates nodes
 // to each other: $CLEAVE_CLUSTER_SECRET.
+//
+// `cleave gateway --listen HOST:PORT --join SEEDS [--data DIR]` runs the same
+// process as a standalone gateway: no member (it is not in SEEDS, hosts no
+// replica, registers nothing), it dials the members and serves S3 through
+// them. Any number may run; one restarted (even on an empty --data) loses
+// nothing, its data dir only holds transient copies of chunks.
 
 #include <string>
 #include <vector>
@@ -33,6 +39,7 @@ struct ServerOptions {
     size_t meta_replicas = 3;       // voters of the meta shard
     int64_t down_after_ms = 30000;  // a silent node counts as down after this
     std::string placement = "on";   // re-replication and balancing by the meta leader
+    bool gateway = false;           // `cleave gateway`: no member, S3 only
 };
 
 void add_server_options(CLI::App& cmd, ServerOptions& options);

@@ -75,6 +75,7 @@ Status Node::start() {
     tc.listen_port = config_.cluster.port;
     // Chunks of 4 MiB to several peers queue here; bounded, with backpressure.
     tc.max_queued_frames = 1024;
+    tc.dial_all = config_.gateway_only;
     transport_ = std::make_unique<rpc::Transport>(io_, tc);
     remote_ = std::make_unique<Remote>(io_, *transport_);
 
@@ -594,6 +595,17 @@ uint64_t Node::group_leader(GroupId g) {
     return 0;
 }
 
+Result<std::vector<shard::ShardDescriptor>> Node::refresh_shard_map() {
+    CLEAVE_ASSIGN_OR_RETURN(auto map, shard::Reader(meta_view()).shard_map());
+    // Whom a gateway asks, and whether this node's replica is still one.
+    for (const auto& d : map) {
+        if (d.id() != kShard.value() || d.replicas().empty()) continue;
+        std::lock_guard lock(placement_mu_);
+        data_replicas_cache_.assign(d.replicas().begin(), d.replicas().end());
+    }
+    return map;
+}
+
 void Node::check_membership() {
     if (!serving_ || !serving_->local() || !hosts_data()) return;
     // A removed replica often never learns the final configuration (the
@@ -652,23 +664,23 @@ Status Node::heartbeat() {
     }
     shard::Replica& meta_replica =
         meta_replica_ ? static_cast<shard::Replica&>(*meta_replica_) : *meta_remote_;
-    CLEAVE_ASSIGN_OR_RETURN(auto registered, meta_replica.propose(std::move(c)));
-    CLEAVE_RETURN_IF_ERROR(registered.status);
-
+    // A standalone gateway is no member: nothing to register, it only
+    // follows the shard map (and its health is reaching it).
+    if (!config_.gateway_only) {
+        CLEAVE_ASSIGN_OR_RETURN(auto registered, meta_replica.propose(std::move(c)));
+        CLEAVE_RETURN_IF_ERROR(registered.status);
+        last_heartbeat_ok_ms_.store(SystemClock::instance().now_unix_ms());
+    }
+    auto map = refresh_shard_map();
+    if (config_.gateway_only) {
+        CLEAVE_RETURN_IF_ERROR(map.status());
+        last_heartbeat_ok_ms_.store(SystemClock::instance().now_unix_ms());
+    }
+    if (map.is_ok() && !map->empty()) return Status::ok();
+    if (config_.gateway_only) return Status::ok();
     // The initial shard map: one data shard over the whole keyspace on the
     // initial members. Every node proposes it until it sees it; the first
     // one wins.
-    last_heartbeat_ok_ms_.store(SystemClock::instance().now_unix_ms());
-    auto map = shard::Reader(meta_view()).shard_map();
-    if (map.is_ok() && !map->empty()) {
-        // Whom a gateway asks: the data shard's replicas as last recorded.
-        for (const auto& d : *map) {
-            if (d.id() != kShard.value() || d.replicas().empty()) continue;
-            std::lock_guard lock(placement_mu_);
-            data_replicas_cache_.assign(d.replicas().begin(), d.replicas().end());
-        }
-        return Status::ok();
-    }
     shard::Command m;
     m.set_time_ms(SystemClock::instance().now_unix_ms());
     auto* put = m.mutable_put_shard();
@@ -696,7 +708,12 @@ void Node::heartbeat_loop() {
                                     [&] { return repair_stop_; }))
                 return;
         }
-        check_membership();
+        // Independent of this node's own groups: a replica removed from the
+        // data shard has no leader there any more, and must still find out.
+        if (serves_data_locally()) {
+            auto map = refresh_shard_map();
+            if (map.is_ok()) check_membership();
+        }
         if (!hosted_groups_led()) continue;
         Status s = heartbeat();
         if (!s.is_ok()) {

@@ -75,6 +75,9 @@ struct NodeConfig {
     size_t meta_replicas = 3;               // voters of the meta shard
     int64_t down_after_ms = 30000;          // a node silent this long counts as down
     bool placement = true;                  // the meta leader carries out the driver's plan
+    // A standalone gateway (`cleave gateway`): not a member, hosts nothing,
+    // registers nothing; dials the members and serves S3 through them.
+    bool gateway_only = false;
     std::string cluster_name = "cleave";
     std::string cluster_secret;
     storage::EngineOptions engine;
@@ -136,6 +139,8 @@ class Node {
     // Serves the data shard remotely once this node's replica was removed
     // from the group's configuration (drain, rebalance).
     void check_membership();
+    // Reads the shard map (meta_view) and keeps the data shard's replicas.
+    Result<std::vector<shard::ShardDescriptor>> refresh_shard_map();
     // The hosted groups all know a leader (a gateway's groups are not hosted).
     bool hosted_groups_led() const;
     // The meta shard's state: the local replica's engine, or a gateway's

@@ -127,7 +127,7 @@ void Transport::set_peer(uint64_t node_id, std::string host, uint16_t port) {
     auto p = peer(node_id);
     p->host = std::move(host);
     p->port = port;
-    if (config_.node_id < node_id && !p->dialing && !stopped_) {
+    if ((config_.dial_all || config_.node_id < node_id) && !p->dialing && !stopped_) {
         p->dialing = true;
         asio::co_spawn(io_, dial_loop(p), asio::detached);
     }

@@ -50,6 +50,10 @@ struct TransportConfig {
     int64_t reconnect_max_ms = 2000;
     int64_t call_timeout_ms = 5000;
     int64_t handshake_timeout_ms = 5000;
+    // Dial every peer, whatever the ids: a standalone gateway, which no
+    // member knows the address of, reaches the members this way (they adopt
+    // the connections they accept).
+    bool dial_all = false;
 };
 
 struct TransportStats {

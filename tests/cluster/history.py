@@ -177,8 +177,14 @@ class Recorder:
         seen: dict[str, str] = {}   # key -> the value this client last saw there
         n = 0
         ops, weights = list(OP_WEIGHTS), list(OP_WEIGHTS.values())
+        first = True
         while not self._stop.is_set():
-            op = rng.choices(ops, weights)[0]
+            # Every client starts with a compare-and-swap, so the first write
+            # of some key is an If-None-Match PUT that succeeds: without
+            # deletes, that is the only chance one ever has (and the tests
+            # assert that both outcomes of both kinds of CAS occurred).
+            op = "cas" if first else rng.choices(ops, weights)[0]
+            first = False
             key = rng.choice(self.keys)
             endpoint = rng.choice(self.endpoints)
             if op == "read":

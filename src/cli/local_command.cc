@@ -21,6 +21,7 @@
 #include "common/hash.h"
 #include "common/logging.h"
 #include "common/random.h"
+#include "node/cluster_view.h"
 
 namespace cleave::cli {
 
@@ -33,14 +34,7 @@ int fail(const std::string& what) {
     return 1;
 }
 
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') out.push_back('\\');
-        out.push_back(c);
-    }
-    return out + "\"";
-}
+using node::json_string;
 
 Status write_file(const std::string& path, const std::string& text) {
     std::ofstream out(path, std::ios::trunc);
@@ -158,23 +152,7 @@ void add_local_options(CLI::App& cmd, LocalOptions& o) {
     cmd.add_option("--engine", o.engine, "Storage engine of the nodes: rocksdb or memory")
         ->check(CLI::IsMember({"rocksdb", "memory"}));
     cmd.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off");
-    cmd.add_option("--snapshot-entries", o.snapshot_entries,
-                   "Applied log entries between snapshots of a shard")
-        ->check(CLI::PositiveNumber);
-    cmd.add_option("--log-window", o.log_window, "Log entries kept behind a snapshot");
-    cmd.add_option("--replicas", o.replicas,
-                   "Voters of each data shard: the first N members (every member must agree)")
-        ->check(CLI::Range(1, 9));
-    cmd.add_option("--down-after-ms", o.down_after_ms,
-                   "A node silent this long counts as down (registry, placement plan)")
-        ->check(CLI::Range(int64_t{1000}, int64_t{3600000}));
-    cmd.add_option("--placement", o.placement,
-                   "on: the meta shard's leader re-replicates and rebalances data shards")
-        ->check(CLI::IsMember({"on", "off"}));
-    cmd.add_option("--meta-replicas", o.meta_replicas,
-                   "Voters of the meta shard: the first N members (every member must agree)")
-        ->check(CLI::Range(1, 9));
-    cmd.add_option("--tick-ms", o.tick_ms, "Raft tick")->check(CLI::Range(10, 10000));
+    add_cluster_tuning_options(cmd, o.tuning);
     cmd.add_option("--ready-timeout", o.ready_timeout_s, "Seconds to wait for every node");
 }
 
@@ -227,21 +205,8 @@ int run_local(const LocalOptions& o) {
                                          "--engine",
                                          o.engine,
                                          "--log-level",
-                                         o.log_level,
-                                         "--snapshot-entries",
-                                         std::to_string(o.snapshot_entries),
-                                         "--log-window",
-                                         std::to_string(o.log_window),
-                                         "--tick-ms",
-                                         std::to_string(o.tick_ms),
-                                         "--replicas",
-                                         std::to_string(o.replicas),
-                                         "--meta-replicas",
-                                         std::to_string(o.meta_replicas),
-                                         "--down-after-ms",
-                                         std::to_string(o.down_after_ms),
-                                         "--placement",
-                                         o.placement};
+                                         o.log_level};
+        for (auto& a : cluster_tuning_args(o.tuning)) argv.push_back(std::move(a));
         std::string cmdline = "[";
         for (size_t i = 0; i < argv.size(); ++i) cmdline += (i ? ", " : "") + json_string(argv[i]);
         cmdline += "]\n";

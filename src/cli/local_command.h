@@ -18,6 +18,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/cluster_options.h"
+
 namespace cleave::cli {
 
 struct LocalOptions {
@@ -26,13 +28,7 @@ struct LocalOptions {
     unsigned s3_port = 9000;
     std::string engine = "rocksdb";
     std::string log_level = "info";
-    uint64_t snapshot_entries = 10000;
-    uint64_t log_window = 1000;
-    int64_t tick_ms = 100;
-    size_t replicas = 3;            // voters per data shard (the first N members)
-    size_t meta_replicas = 3;       // voters of the meta shard
-    int64_t down_after_ms = 30000;  // a silent node counts as down after this
-    std::string placement = "on";   // re-replication and balancing by the meta leader
+    ClusterTuning tuning;  // passed on to every node
     double ready_timeout_s = 60;
 };
 

@@ -48,25 +48,7 @@ void add_server_options(CLI::App& cmd, ServerOptions& o) {
                    "Node-to-node address HOST:PORT (default: the --listen host, port + 1)");
     cmd.add_option("--node-id", o.node_id,
                    "This node's id (default: its position in --join, from 1)");
-    cmd.add_option("--snapshot-entries", o.snapshot_entries,
-                   "Applied log entries between snapshots of a shard")
-        ->check(CLI::PositiveNumber);
-    cmd.add_option("--log-window", o.log_window,
-                   "Log entries kept behind a snapshot, for followers that lag a little");
-    cmd.add_option("--replicas", o.replicas,
-                   "Voters of each data shard: the first N members (every member must agree)")
-        ->check(CLI::Range(1, 9));
-    cmd.add_option("--down-after-ms", o.down_after_ms,
-                   "A node silent this long counts as down (registry, placement plan)")
-        ->check(CLI::Range(int64_t{1000}, int64_t{3600000}));
-    cmd.add_option("--placement", o.placement,
-                   "on: the meta shard's leader re-replicates and rebalances data shards")
-        ->check(CLI::IsMember({"on", "off"}));
-    cmd.add_option("--meta-replicas", o.meta_replicas,
-                   "Voters of the meta shard: the first N members (every member must agree)")
-        ->check(CLI::Range(1, 9));
-    cmd.add_option("--tick-ms", o.tick_ms, "Raft tick (elections after 10-20 ticks)")
-        ->check(CLI::Range(10, 10000));
+    add_cluster_tuning_options(cmd, o.tuning);
 }
 
 int run_server(const ServerOptions& o) {
@@ -140,13 +122,13 @@ int run_server(const ServerOptions& o) {
     nc.engine.kind = b.engine;
     nc.engine.redis_url = b.redis_url;
     nc.engine.allow_weak_durability = b.allow_weak_durability;
-    nc.raft.tick_ms = o.tick_ms;
-    nc.replicas = o.replicas;
-    nc.meta_replicas = o.meta_replicas;
-    nc.down_after_ms = o.down_after_ms;
-    nc.placement = o.placement == "on";
-    nc.raft.snapshot_entries = o.snapshot_entries;
-    nc.raft.trailing_entries = o.log_window;
+    nc.raft.tick_ms = o.tuning.tick_ms;
+    nc.replicas = o.tuning.replicas;
+    nc.meta_replicas = o.tuning.meta_replicas;
+    nc.down_after_ms = o.tuning.down_after_ms;
+    nc.placement = o.tuning.placement == "on";
+    nc.raft.snapshot_entries = o.tuning.snapshot_entries;
+    nc.raft.trailing_entries = o.tuning.log_window;
     nc.service.gc_grace_ms = b.gc_grace_s * 1000;
     nc.service.gc_interval_ms = b.gc_interval_s * 1000;
     const uint64_t id = nc.id.value();

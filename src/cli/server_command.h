@@ -23,6 +23,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/cluster_options.h"
 #include "cli/dev_command.h"
 
 namespace cleave::cli {
@@ -32,14 +33,8 @@ struct ServerOptions {
     std::string cluster_listen;  // default: the --listen host, port + 1
     std::string join;
     uint64_t node_id = 0;  // 0 = from the position in --join
-    uint64_t snapshot_entries = 10000;
-    uint64_t log_window = 1000;
-    int64_t tick_ms = 100;
-    size_t replicas = 3;            // voters per data shard (the first N members)
-    size_t meta_replicas = 3;       // voters of the meta shard
-    int64_t down_after_ms = 30000;  // a silent node counts as down after this
-    std::string placement = "on";   // re-replication and balancing by the meta leader
-    bool gateway = false;           // `cleave gateway`: no member, S3 only
+    ClusterTuning tuning;
+    bool gateway = false;  // `cleave gateway`: no member, S3 only
 };
 
 void add_server_options(CLI::App& cmd, ServerOptions& options);

@@ -582,7 +582,8 @@ Result<std::string> Node::admin(const std::string& method, const std::string& pa
 }
 
 uint64_t Node::group_leader(GroupId g) {
-    if ((g == kShard && hosts_data()) || (g == kMeta && meta_)) return host_->leader(g).value();
+    if ((g == kShard && serves_data_locally()) || (g == kMeta && meta_))
+        return host_->leader(g).value();
     // A gateway: the first replica that answers names the leader it knows.
     for (uint64_t voter : current_voters(g)) {
         auto bytes =

@@ -155,12 +155,7 @@ def test_gateways_route_to_three_replicas(cluster_factory):
     acked.update(written)  # the objects of up to 9 MiB written first
     live = [cluster.node_endpoint(k) for k in cluster.live_nodes()]
     v = wl.verify_everywhere(live, bucket, acked, in_doubt)
-    print(f"acknowledged {v.acknowledged}, lost {len(v.lost)}, in doubt {v.in_doubt} "
-          f"(of which present {v.in_doubt_present}), refused (never sent) {refused}, "
-          f"error answers {writers.ledger.error_count}, reads checked {v.checked_reads}")
-    assert v.acknowledged > 0
-    assert not v.lost, f"{len(v.lost)} acknowledged writes lost:\n" + "\n".join(v.problems[:30])
-    assert not v.problems, "\n".join(v.problems[:30])
+    wl.assert_nothing_lost(v, refused, writers.ledger.error_count)
 
 
 def test_drain_moves_the_replica_to_the_spare_node(cluster_factory):

@@ -70,9 +70,4 @@ def test_kill_leader_mid_stream(cluster):
 
     acked, in_doubt, refused = writers.snapshot()
     v = wl.verify_everywhere(cluster.endpoints(), bucket, acked, in_doubt)
-    print(f"acknowledged {v.acknowledged}, lost {len(v.lost)}, in doubt {v.in_doubt} "
-          f"(of which present {v.in_doubt_present}), refused (never sent) {refused}, "
-          f"error answers {writers.ledger.error_count}, reads checked {v.checked_reads}")
-    assert v.acknowledged > 0
-    assert not v.lost, f"{len(v.lost)} acknowledged writes lost:\n" + "\n".join(v.problems[:30])
-    assert not v.problems, "\n".join(v.problems[:30])
+    wl.assert_nothing_lost(v, refused, writers.ledger.error_count)

@@ -311,3 +311,13 @@ def verify_everywhere(endpoints: list[str], bucket: str, acked: dict[str, str],
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(check, items))
     return v
+
+
+def assert_nothing_lost(v: Verdict, refused: int, error_answers: int) -> None:
+    """Prints a verification's counts and fails on any lost write or problem."""
+    print(f"acknowledged {v.acknowledged}, lost {len(v.lost)}, in doubt {v.in_doubt} "
+          f"(of which present {v.in_doubt_present}), refused (never sent) {refused}, "
+          f"error answers {error_answers}, reads checked {v.checked_reads}")
+    assert v.acknowledged > 0
+    assert not v.lost, f"{len(v.lost)} acknowledged writes lost:\n" + "\n".join(v.problems[:30])
+    assert not v.problems, "\n".join(v.problems[:30])

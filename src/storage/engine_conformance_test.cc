@@ -420,8 +420,10 @@ TEST_P(EngineConformance, ApproximateSizeGrowsWithData) {
     // Estimates are estimates: RocksDB's come from memtable sampling and
     // compressed file sizes, so they may dip a little as data is added. The
     // contract checked: the estimate tracks the bytes written (incompressible
-    // values, within a factor of two once there is some data) and so grows
-    // with them, and an empty range stays near zero.
+    // values, within a factor of three once there is some data; RocksDB's
+    // memtable estimate was seen at 0.49x of the bytes under ASan, while a
+    // flush was in flight) and so grows with them, and an empty range stays
+    // near zero.
     Engine& e = *engine_;
     const std::string lo = "size/", hi = "size0";
     auto first = e.approximate_size(lo, hi);
@@ -444,7 +446,7 @@ TEST_P(EngineConformance, ApproximateSizeGrowsWithData) {
         ASSERT_TRUE(now.is_ok()) << now.status().to_string();
         estimates.push_back(*now);
         if (round >= 3) {
-            EXPECT_GE(*now, written / 2) << "round " << round;
+            EXPECT_GE(*now, written / 3) << "round " << round;
             EXPECT_LE(*now, written * 2 + 64 * 1024) << "round " << round;
         }
     }

@@ -214,12 +214,29 @@ Status Host::change_membership(GroupId id, std::set<NodeId> voters, std::set<Nod
         return i.value();
     });
     CLEAVE_RETURN_IF_ERROR(index.status());
-    std::unique_lock lock(g->applied_mu);
-    if (!g->applied_cv.wait_until(lock, deadline,
-                                  [&] { return g->applied.load() >= *index || stopping_.load(); }))
-        return Status::unavailable("membership change not applied in time");
-    if (stopping_) return Status(Errc::aborted, "node stopping");
-    return Status::ok();
+    {
+        std::unique_lock lock(g->applied_mu);
+        if (!g->applied_cv.wait_until(
+                lock, deadline, [&] { return g->applied.load() >= *index || stopping_.load(); }))
+            return Status::unavailable("membership change not applied in time");
+    }
+    // Then until the final configuration is committed: a joint one still
+    // needs the old voters' majority too, so a caller that stopped old
+    // voters right after the joint entry could leave the group unable to
+    // decide anything (seen under ASan in HostTest).
+    while (!stopping_) {
+        const bool done = run_on_io([&] {
+            const raft::Configuration c = g->fsm->log().config_at(g->fsm->log().committed()).first;
+            return !c.joint() && c.voters == voters && c.learners == learners;
+        });
+        if (done) return Status::ok();
+        if (Clock::now() >= deadline)
+            return Status::unavailable("final configuration not committed in time");
+        std::unique_lock lock(g->applied_mu);
+        g->applied_cv.wait_until(
+            lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(options_.tick_ms)));
+    }
+    return Status(Errc::aborted, "node stopping");
 }
 
 Result<std::unique_ptr<Host::Group>> Host::make_group(GroupId id,

@@ -191,9 +191,8 @@ void Node::stop() {
     repair_cv_.notify_all();
     if (repair_thread_.joinable()) repair_thread_.join();
     if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
-    if (placement_thread_.joinable()) placement_thread_.join();
-    service_.reset();
-    if (host_) host_->stop();
+    // The transport first: a placement step may wait on a peer for minutes
+    // (a chunk repair before a promotion); its call fails now instead.
     if (transport_) {
         std::promise<void> stopped;
         asio::post(io_, [&] {
@@ -202,6 +201,9 @@ void Node::stop() {
         });
         if (io_thread_.joinable()) stopped.get_future().wait();
     }
+    if (placement_thread_.joinable()) placement_thread_.join();
+    service_.reset();
+    if (host_) host_->stop();
     pool_.join();
     io_.stop();
     if (io_thread_.joinable()) io_thread_.join();

@@ -99,9 +99,12 @@ Status Node::start() {
     auto is_voter = [&](const std::vector<uint64_t>& ids) {
         return std::find(ids.begin(), ids.end(), config_.id.value()) != ids.end();
     };
-    if (is_voter(meta_voters_)) {
+    std::error_code ec_meta;
+    const bool meta_moved_here = std::filesystem::exists(hosted_marker(kMeta), ec_meta);
+    if (is_voter(meta_voters_) || meta_moved_here) {
         CLEAVE_ASSIGN_OR_RETURN(meta_, ShardGroup::open(*meta_engine_));
-        CLEAVE_RETURN_IF_ERROR(host_->add_group(kMeta, voter_set(meta_voters_), *meta_));
+        CLEAVE_RETURN_IF_ERROR(host_->add_group(
+            kMeta, is_voter(meta_voters_) ? voter_set(meta_voters_) : std::set<NodeId>{}, *meta_));
         meta_replica_ = std::make_unique<RaftReplica>(*host_, *remote_, config_.id, kMeta);
     } else {
         auto meta_replicas = [this] { return remote_replicas(kMeta); };
@@ -262,9 +265,10 @@ std::vector<uint64_t> Node::current_voters(GroupId g) {
             if (r.voter) out.push_back(r.node.value());
         if (!out.empty()) return out;
     }
-    if (g == kShard) {
+    {
         std::lock_guard lock(placement_mu_);
-        if (!data_replicas_cache_.empty()) return data_replicas_cache_;
+        const auto& cache = g == kShard ? data_replicas_cache_ : meta_replicas_cache_;
+        if (!cache.empty()) return cache;
     }
     return voters_of(g);
 }
@@ -277,6 +281,20 @@ std::vector<uint64_t> Node::remote_replicas(GroupId g) {
 
 std::string Node::hosted_marker(GroupId g) const {
     return fmt::format("{}/raft/hosted-{}", config_.data_dir, g.value());
+}
+
+Status Node::join_meta_shard() {
+    std::lock_guard lock(placement_mu_);
+    if (meta_ || meta_joined_.load(std::memory_order_acquire)) return Status::ok();
+    CLEAVE_ASSIGN_OR_RETURN(auto group, ShardGroup::open(*meta_engine_));
+    // Remember before joining: a restart hosts it (and then serves it).
+    std::ofstream(hosted_marker(kMeta)) << "placement moved a replica of the meta shard here\n";
+    CLEAVE_RETURN_IF_ERROR(host_->add_group_running(kMeta, *group));
+    joined_meta_ = std::move(group);
+    joined_meta_replica_ = std::make_unique<RaftReplica>(*host_, *remote_, config_.id, kMeta);
+    meta_joined_.store(true, std::memory_order_release);
+    log()->info("joined the meta shard as a new replica");
+    return Status::ok();
 }
 
 Status Node::host_data_shard(const std::set<NodeId>& initial_voters, bool running) {
@@ -321,7 +339,7 @@ asio::awaitable<Result<std::string>> Node::on_request(uint64_t from, std::string
             case multiraft::wire::kPropose: {
                 CLEAVE_ASSIGN_OR_RETURN(auto req, parse_forward_request(b));
                 RaftReplica* r = req.first == kShard  ? data_replica_here()
-                                 : req.first == kMeta ? meta_replica_.get()
+                                 : req.first == kMeta ? meta_replica_here()
                                                       : nullptr;
                 if (!r) return not_hosted(req.first);
                 return r->propose_here(std::move(req.second));
@@ -330,7 +348,7 @@ asio::awaitable<Result<std::string>> Node::on_request(uint64_t from, std::string
                 CLEAVE_ASSIGN_OR_RETURN(KvRead req, parse_kv_read(b));
                 const GroupId g{req.group()};
                 RaftReplica* r = g == kShard  ? data_replica_here()
-                                 : g == kMeta ? meta_replica_.get()
+                                 : g == kMeta ? meta_replica_here()
                                               : nullptr;
                 if (!r) return not_hosted(g);
                 CLEAVE_RETURN_IF_ERROR(r->read_barrier());
@@ -343,9 +361,15 @@ asio::awaitable<Result<std::string>> Node::on_request(uint64_t from, std::string
             case multiraft::wire::kNodeStatus:
                 return report();
             case multiraft::wire::kHostGroup: {
-                if (b.size() != 9 || GroupId{shard::keys::parse_be64(b.substr(1))} != kShard)
-                    return Status::invalid_argument("only the data shard moves");
-                CLEAVE_RETURN_IF_ERROR(host_data_shard({}, /*running=*/true));
+                if (b.size() != 9) return Status::invalid_argument("bad host request");
+                const GroupId g{shard::keys::parse_be64(b.substr(1))};
+                if (g == kMeta) {
+                    CLEAVE_RETURN_IF_ERROR(join_meta_shard());
+                } else if (g == kShard) {
+                    CLEAVE_RETURN_IF_ERROR(host_data_shard({}, /*running=*/true));
+                } else {
+                    return not_hosted(g);
+                }
                 return std::string();
             }
             case multiraft::wire::kChangeMembership:
@@ -450,10 +474,14 @@ Result<std::string> Node::status_json() {
         // Members: the group's configuration as its leader reports it (moves
         // change it), else the bootstrap placement.
         std::vector<uint64_t> members;
+        std::map<uint64_t, bool> voter;  // as the leader's configuration says
         if (auto lr = reports.find(leader); lr != reports.end())
             for (const auto& gr : lr->second.groups())
                 if (gr.group() == g.value())
-                    for (const auto& m : gr.replicas()) members.push_back(m.node());
+                    for (const auto& m : gr.replicas()) {
+                        members.push_back(m.node());
+                        voter[m.node()] = m.voter();
+                    }
         if (members.empty()) members = voters_of(g);
         std::sort(members.begin(), members.end());
         bool first_rep = true;
@@ -466,16 +494,19 @@ Result<std::string> Node::status_json() {
                     if (x.group() == g.value()) gr = &x;
             out += first_rep ? "" : ",";
             first_rep = false;
+            const char* is_voter = voter.count(member) && !voter[member] ? "false" : "true";
             if (!gr) {
-                out += fmt::format("{{\"node\":{},\"up\":false}}", id.value());
+                out +=
+                    fmt::format("{{\"node\":{},\"voter\":{},\"up\":false}}", id.value(), is_voter);
                 continue;
             }
             const uint64_t lag = leader_commit > gr->applied() ? leader_commit - gr->applied() : 0;
             out += fmt::format(
-                "{{\"node\":{},\"role\":{},\"term\":{},\"applied\":{},\"commit\":{},"
-                "\"last_index\":{},\"snapshot_index\":{},\"lag\":{},\"up\":true}}",
-                id.value(), json_string(gr->role()), gr->term(), gr->applied(), gr->commit(),
-                gr->last_index(), gr->snapshot_index(), lag);
+                "{{\"node\":{},\"voter\":{},\"role\":{},\"term\":{},\"applied\":{},"
+                "\"commit\":{},\"last_index\":{},\"snapshot_index\":{},\"lag\":{},"
+                "\"up\":true}}",
+                id.value(), is_voter, json_string(gr->role()), gr->term(), gr->applied(),
+                gr->commit(), gr->last_index(), gr->snapshot_index(), lag);
         }
         out += "]}";
     }
@@ -609,6 +640,28 @@ Result<std::vector<shard::ShardDescriptor>> Node::refresh_shard_map() {
     return map;
 }
 
+void Node::refresh_meta_voters() {
+    // The meta shard's voters move too (placement repairs them), and the
+    // shard map does not list them: a node without a replica asks one.
+    for (uint64_t voter : current_voters(kMeta)) {
+        if (voter == config_.id.value()) continue;
+        auto bytes =
+            remote_->call(voter, std::string(1, multiraft::wire::kNodeStatus), milliseconds(2000));
+        NodeReport nr;
+        if (!bytes.is_ok() || !nr.ParseFromString(*bytes)) continue;
+        for (const auto& gr : nr.groups()) {
+            if (gr.group() != kMeta.value()) continue;
+            std::vector<uint64_t> voters;
+            for (const auto& m : gr.replicas())
+                if (m.voter()) voters.push_back(m.node());
+            if (voters.empty()) continue;
+            std::lock_guard lock(placement_mu_);
+            meta_replicas_cache_ = std::move(voters);
+            return;
+        }
+    }
+}
+
 void Node::check_membership() {
     if (!serving_ || !serving_->local() || !hosts_data()) return;
     // A removed replica often never learns the final configuration (the
@@ -717,6 +770,7 @@ void Node::heartbeat_loop() {
             auto map = refresh_shard_map();
             if (map.is_ok()) check_membership();
         }
+        if (!meta_) refresh_meta_voters();
         if (!hosted_groups_led()) continue;
         Status s = heartbeat();
         if (!s.is_ok()) {

@@ -118,6 +118,14 @@ class Node {
     bool hosts_data() const { return hosts_data_.load(std::memory_order_acquire); }
     bool serves_data_locally() const { return hosts_data() && serving_ && serving_->local(); }
     RaftReplica* data_replica_here() const { return hosts_data() ? replica_.get() : nullptr; }
+    // The meta shard's replica on this node: from the start (meta_), or
+    // joined while running (it answers peers and may lead, but this node's
+    // own service keeps reaching the meta shard remotely until a restart).
+    RaftReplica* meta_replica_here() const {
+        if (meta_replica_) return meta_replica_.get();
+        return meta_joined_.load(std::memory_order_acquire) ? joined_meta_replica_.get() : nullptr;
+    }
+    Status join_meta_shard();
     // Makes this node a replica of the data shard: at start (bootstrap
     // placement, or a replica moved here before a restart), or while
     // running when the placement driver adds it as a learner.
@@ -133,6 +141,10 @@ class Node {
     void placement_loop();
     Status placement_step();
     Status record_voters(const ClusterView& view, const GroupReport& gr);
+    using PlacementCall = std::function<Result<std::string>(uint64_t node, std::string body,
+                                                            std::chrono::milliseconds timeout)>;
+    Status execute_step(GroupId g, uint64_t leader, const meta::PlannedStep& step,
+                        const PlacementCall& call);
     // kChangeMembership on the data shard's leader; kRepairChunks anywhere.
     Result<std::string> change_membership(std::string_view body);
     Status repair_chunks(size_t* fetched, size_t* failed);
@@ -141,6 +153,8 @@ class Node {
     void check_membership();
     // Reads the shard map (meta_view) and keeps the data shard's replicas.
     Result<std::vector<shard::ShardDescriptor>> refresh_shard_map();
+    // A node without a meta replica: learns the meta shard's voters.
+    void refresh_meta_voters();
     // The hosted groups all know a leader (a gateway's groups are not hosted).
     bool hosted_groups_led() const;
     // The meta shard's state: the local replica's engine, or a gateway's
@@ -188,8 +202,12 @@ class Node {
     std::atomic<uint64_t> reads_served_{0};
     std::atomic<int64_t> last_heartbeat_ok_ms_{0};
     std::atomic<bool> hosts_data_{false};
+    std::unique_ptr<ShardGroup> joined_meta_;  // see meta_replica_here()
+    std::unique_ptr<RaftReplica> joined_meta_replica_;
+    std::atomic<bool> meta_joined_{false};
     std::mutex placement_mu_;                    // hosting changes; data_replicas_cache_
     std::vector<uint64_t> data_replicas_cache_;  // the shard map's replicas of the data shard
+    std::vector<uint64_t> meta_replicas_cache_;  // the meta shard's voters, as a replica reported
     std::thread placement_thread_;
     // The previous load measurement (heartbeat thread only).
     int64_t load_ms_ = 0;

@@ -12,7 +12,9 @@
 //                     (kRepairChunks), then the leader makes it a voter
 //   RemoveReplica(n)  the leader drops n from the configuration
 //
-// Splits are planned by the driver but not carried out yet (issue 5).
+// The meta shard gets the same walk for repair only (no chunks to fetch
+// before a promotion; no balancing). Splits are planned by the driver but
+// not carried out yet (issue 5).
 
 #include <filesystem>
 #include <fstream>
@@ -62,8 +64,8 @@ Result<std::string> Node::change_membership(std::string_view body) {
     const GroupId g{shard::keys::parse_be64(body.substr(1, 8))};
     const char op = body[9];
     const NodeId node{shard::keys::parse_be64(body.substr(10, 8))};
-    if (g != kShard || !hosts_data())
-        return Status::not_found(fmt::format("shard {} has no replica here", g.value()));
+    const bool here = g == kShard ? hosts_data() : g == kMeta && meta_replica_here() != nullptr;
+    if (!here) return Status::not_found(fmt::format("shard {} has no replica here", g.value()));
     const multiraft::GroupStatus st = host_->status(g);
     if (st.leader != config_.id) return not_leader_with_hint(st.leader);
     std::set<NodeId> voters, learners;
@@ -123,7 +125,7 @@ Status Node::record_voters(const ClusterView& view, const GroupReport& gr) {
         put->set_epoch(d.epoch() + 1);
         put->clear_replicas();
         for (uint64_t v : voters) put->add_replicas(v);
-        CLEAVE_ASSIGN_OR_RETURN(auto outcome, meta_replica_->propose(std::move(c)));
+        CLEAVE_ASSIGN_OR_RETURN(auto outcome, meta_replica_here()->propose(std::move(c)));
         CLEAVE_RETURN_IF_ERROR(outcome.status);
         log()->info("shard map: shard {} epoch {} on nodes {}", d.id(), d.epoch() + 1,
                     fmt::join(voters, ","));
@@ -133,7 +135,7 @@ Status Node::record_voters(const ClusterView& view, const GroupReport& gr) {
 
 Status Node::placement_step() {
     // Only the meta shard's leader decides; it reads its own applied state.
-    if (!meta_ || host_->leader(kMeta) != config_.id) return Status::ok();
+    if (!meta_replica_here() || host_->leader(kMeta) != config_.id) return Status::ok();
     CLEAVE_ASSIGN_OR_RETURN(ClusterView view,
                             read_cluster_view(*meta_engine_, SystemClock::instance().now_unix_ms(),
                                               config_.down_after_ms));
@@ -143,14 +145,19 @@ Status Node::placement_step() {
 
     // The data shard's configuration as its leader has it (learners and
     // their progress are not in the shard map).
-    auto call = [&](uint64_t node, std::string body, milliseconds timeout) -> Result<std::string> {
+    PlacementCall call = [&](uint64_t node, std::string body,
+                             milliseconds timeout) -> Result<std::string> {
         if (node == config_.id.value()) {
             // Our own requests, without the transport.
             const char kind = body[0];
             if (kind == multiraft::wire::kNodeStatus) return report();
             if (kind == multiraft::wire::kChangeMembership) return change_membership(body);
             if (kind == multiraft::wire::kHostGroup) {
-                CLEAVE_RETURN_IF_ERROR(host_data_shard({}, /*running=*/true));
+                if (GroupId{shard::keys::parse_be64(body.substr(1))} == kMeta) {
+                    CLEAVE_RETURN_IF_ERROR(join_meta_shard());
+                } else {
+                    CLEAVE_RETURN_IF_ERROR(host_data_shard({}, /*running=*/true));
+                }
                 return std::string();
             }
             size_t fetched = 0, failed = 0;
@@ -192,29 +199,53 @@ Status Node::placement_step() {
     const meta::PlannedStep* step = nullptr;
     for (const auto& ps : plan)
         if (!std::holds_alternative<meta::SplitStep>(ps.step)) step = step ? step : &ps;
-    if (!step) return Status::ok();
-    log()->info("placement: {} ({})", meta::describe(step->step), step->why);
+    if (step) return execute_step(kShard, leader, *step, call);
 
-    const milliseconds kStepTimeout{15000};
-    if (const auto* add = std::get_if<meta::AddLearner>(&step->step)) {
-        CLEAVE_RETURN_IF_ERROR(
-            call(add->node, group_request(multiraft::wire::kHostGroup, kShard), kStepTimeout)
-                .status());
-        CLEAVE_RETURN_IF_ERROR(
-            call(leader, membership_request(kShard, 'L', add->node), kStepTimeout).status());
-    } else if (const auto* pro = std::get_if<meta::Promote>(&step->step)) {
-        // Its copy must hold every chunk before it counts for durability.
-        CLEAVE_RETURN_IF_ERROR(call(pro->node,
-                                    group_request(multiraft::wire::kRepairChunks, kShard),
-                                    milliseconds(300000))
-                                   .status());
-        CLEAVE_RETURN_IF_ERROR(
-            call(leader, membership_request(kShard, 'P', pro->node), kStepTimeout).status());
-    } else if (const auto* rm = std::get_if<meta::RemoveReplica>(&step->step)) {
-        CLEAVE_RETURN_IF_ERROR(
-            call(leader, membership_request(kShard, 'R', rm->node), kStepTimeout).status());
+    // The meta shard (led here): repair only - a dead voter replaced on a
+    // live node; its few voters gain nothing from balancing.
+    const multiraft::GroupStatus ms = host_->status(kMeta);
+    meta::ClusterState mstate;
+    mstate.nodes = state.nodes;
+    meta::ShardState m0;
+    m0.id = kMeta.value();
+    for (const auto& r : ms.replicas) {
+        m0.replicas.push_back({r.node.value(), r.voter, r.match + kCaughtUpSlack >= ms.commit});
+        if (std::none_of(mstate.nodes.begin(), mstate.nodes.end(),
+                         [&](const meta::NodeState& n) { return n.id == r.node.value(); }))
+            mstate.nodes.push_back(meta::NodeState{r.node.value()});
     }
+    mstate.shards.push_back(std::move(m0));
+    meta::DriverOptions mo;
+    mo.replication = config_.meta_replicas;
+    meta::Plan mplan = meta::plan_repair(mstate, mo);
+    if (mplan.empty()) mplan = meta::plan_finish_moves(mstate, mo);
+    if (mplan.empty()) return Status::ok();
+    return execute_step(kMeta, config_.id.value(), mplan.front(), call);
+}
 
+Status Node::execute_step(GroupId g, uint64_t leader, const meta::PlannedStep& step,
+                          const PlacementCall& call) {
+    log()->info("placement: {} of shard {} ({})", meta::describe(step.step), g.value(), step.why);
+    const milliseconds kStepTimeout{15000};
+    if (const auto* add = std::get_if<meta::AddLearner>(&step.step)) {
+        CLEAVE_RETURN_IF_ERROR(
+            call(add->node, group_request(multiraft::wire::kHostGroup, g), kStepTimeout).status());
+        CLEAVE_RETURN_IF_ERROR(
+            call(leader, membership_request(g, 'L', add->node), kStepTimeout).status());
+    } else if (const auto* pro = std::get_if<meta::Promote>(&step.step)) {
+        // A data replica must hold every chunk before it counts for
+        // durability (the meta shard has none).
+        if (g == kShard) {
+            CLEAVE_RETURN_IF_ERROR(call(pro->node, group_request(multiraft::wire::kRepairChunks, g),
+                                        milliseconds(300000))
+                                       .status());
+        }
+        CLEAVE_RETURN_IF_ERROR(
+            call(leader, membership_request(g, 'P', pro->node), kStepTimeout).status());
+    } else if (const auto* rm = std::get_if<meta::RemoveReplica>(&step.step)) {
+        CLEAVE_RETURN_IF_ERROR(
+            call(leader, membership_request(g, 'R', rm->node), kStepTimeout).status());
+    }
     return Status::ok();
 }
 

@@ -619,14 +619,21 @@ uint64_t Node::group_leader(GroupId g) {
         return host_->leader(g).value();
     // A gateway: the first replica that answers names the leader it knows.
     for (uint64_t voter : current_voters(g)) {
-        auto bytes =
-            remote_->call(voter, std::string(1, multiraft::wire::kNodeStatus), milliseconds(2000));
-        NodeReport nr;
-        if (!bytes.is_ok() || !nr.ParseFromString(*bytes)) continue;
-        for (const auto& gr : nr.groups())
-            if (gr.group() == g.value() && gr.leader() != 0) return gr.leader();
+        auto gr = group_report(voter, g);
+        if (gr && gr->leader() != 0) return gr->leader();
     }
     return 0;
+}
+
+std::optional<GroupReport> Node::group_report(uint64_t node, GroupId g) {
+    if (node == config_.id.value()) return std::nullopt;
+    auto bytes =
+        remote_->call(node, std::string(1, multiraft::wire::kNodeStatus), milliseconds(2000));
+    NodeReport nr;
+    if (!bytes.is_ok() || !nr.ParseFromString(*bytes)) return std::nullopt;
+    for (auto& gr : *nr.mutable_groups())
+        if (gr.group() == g.value()) return std::move(gr);
+    return std::nullopt;
 }
 
 Result<std::vector<shard::ShardDescriptor>> Node::refresh_shard_map() {
@@ -644,21 +651,15 @@ void Node::refresh_meta_voters() {
     // The meta shard's voters move too (placement repairs them), and the
     // shard map does not list them: a node without a replica asks one.
     for (uint64_t voter : current_voters(kMeta)) {
-        if (voter == config_.id.value()) continue;
-        auto bytes =
-            remote_->call(voter, std::string(1, multiraft::wire::kNodeStatus), milliseconds(2000));
-        NodeReport nr;
-        if (!bytes.is_ok() || !nr.ParseFromString(*bytes)) continue;
-        for (const auto& gr : nr.groups()) {
-            if (gr.group() != kMeta.value()) continue;
-            std::vector<uint64_t> voters;
-            for (const auto& m : gr.replicas())
-                if (m.voter()) voters.push_back(m.node());
-            if (voters.empty()) continue;
-            std::lock_guard lock(placement_mu_);
-            meta_replicas_cache_ = std::move(voters);
-            return;
-        }
+        auto gr = group_report(voter, kMeta);
+        if (!gr) continue;
+        std::vector<uint64_t> voters;
+        for (const auto& m : gr->replicas())
+            if (m.voter()) voters.push_back(m.node());
+        if (voters.empty()) continue;
+        std::lock_guard lock(placement_mu_);
+        meta_replicas_cache_ = std::move(voters);
+        return;
     }
 }
 

@@ -33,6 +33,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -164,6 +165,9 @@ class Node {
     }
     // The group's leader as this node knows it, or as a replica names it.
     uint64_t group_leader(GroupId g);
+    // Another node's report of group g (its role, leader, members), if it
+    // answers and hosts g.
+    std::optional<GroupReport> group_report(uint64_t node, GroupId g);
     // The voters of a group, by placement.
     const std::vector<uint64_t>& voters_of(GroupId g) const {
         return g == kMeta ? meta_voters_ : data_voters_;

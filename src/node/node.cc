@@ -106,11 +106,12 @@ Status Node::start() {
         CLEAVE_RETURN_IF_ERROR(host_->add_group(
             kMeta, is_voter(meta_voters_) ? voter_set(meta_voters_) : std::set<NodeId>{}, *meta_));
         meta_replica_ = std::make_unique<RaftReplica>(*host_, *remote_, config_.id, kMeta);
-    } else {
-        auto meta_replicas = [this] { return remote_replicas(kMeta); };
-        meta_view_ = std::make_unique<RemoteEngine>(*remote_, spreader_, kMeta, meta_replicas);
-        meta_remote_ = std::make_unique<RemoteReplica>(*remote_, kMeta, meta_replicas);
     }
+    // Every node can reach the meta shard remotely: a node without a replica
+    // always does, a replica once it finds itself removed (serving_path.h).
+    auto meta_replicas = [this] { return remote_replicas(kMeta); };
+    meta_view_ = std::make_unique<RemoteEngine>(*remote_, spreader_, kMeta, meta_replicas);
+    meta_remote_ = std::make_unique<RemoteReplica>(*remote_, kMeta, meta_replicas);
     // The data shard: by placement at bootstrap, or because the placement
     // driver moved a replica here earlier (the marker file says so).
     std::error_code ec2;
@@ -159,13 +160,17 @@ Status Node::start() {
         serving_ = std::make_unique<ServingPath>(false, *data_view_, *data_remote_, *data_view_,
                                                  *data_remote_);
     }
-    shard::Replica& meta_replica =
-        meta_replica_ ? static_cast<shard::Replica&>(*meta_replica_) : *meta_remote_;
-    storage::Engine& meta_engine =
-        meta_ ? *meta_engine_ : static_cast<storage::Engine&>(*meta_view_);
+    if (meta_) {
+        meta_serving_ = std::make_unique<ServingPath>(true, *meta_engine_, *meta_replica_,
+                                                      *meta_view_, *meta_remote_);
+    } else {
+        meta_serving_ = std::make_unique<ServingPath>(false, *meta_view_, *meta_remote_,
+                                                      *meta_view_, *meta_remote_);
+    }
     service_ = std::make_unique<service::LocalObjectService>(
         serving_->engine(), *chunks_, serving_->replica(), SystemClock::instance(), so,
-        chunk_source_.get(), replicator_.get(), service::MetaShard{&meta_replica, &meta_engine});
+        chunk_source_.get(), replicator_.get(),
+        service::MetaShard{&meta_serving_->replica(), &meta_serving_->engine()});
 
     host_->start();
     io_thread_ = std::thread([this] {
@@ -224,7 +229,7 @@ void Node::shutdown_raft() {
 bool Node::hosted_groups_led() const {
     if (!host_) return false;
     for (GroupId g : {kMeta, kShard}) {
-        const bool hosted = g == kMeta ? meta_ != nullptr : serves_data_locally();
+        const bool hosted = g == kMeta ? serves_meta_locally() : serves_data_locally();
         if (hosted && host_->leader(g).value() == 0) return false;
     }
     return true;
@@ -232,7 +237,7 @@ bool Node::hosted_groups_led() const {
 
 bool Node::healthy() const {
     if (!hosted_groups_led()) return false;
-    if (meta_ && serves_data_locally()) return true;
+    if (serves_meta_locally() && serves_data_locally()) return true;
     // A gateway of some group serves once its heartbeat went through the
     // meta shard lately: the replicas it routes to are reachable and led.
     constexpr int64_t kFreshMs = 15000;
@@ -258,7 +263,7 @@ ShardPeers Node::shard_peers() {
 std::vector<uint64_t> Node::current_voters(GroupId g) {
     // A replica removed from the group may never see its final
     // configuration: once it serves remotely, the shard map is the truth.
-    const bool hosted = g == kMeta ? meta_ != nullptr : serves_data_locally();
+    const bool hosted = g == kMeta ? serves_meta_locally() : serves_data_locally();
     if (hosted) {
         std::vector<uint64_t> out;
         for (const auto& r : host_->status(g).replicas)
@@ -596,8 +601,7 @@ Result<std::string> Node::admin(const std::string& method, const std::string& pa
         c.set_time_ms(SystemClock::instance().now_unix_ms());
         c.mutable_set_node_draining()->set_node(id);
         c.mutable_set_node_draining()->set_draining(on);
-        shard::Replica& meta_replica =
-            meta_replica_ ? static_cast<shard::Replica&>(*meta_replica_) : *meta_remote_;
+        shard::Replica& meta_replica = meta_serving_->replica();
         CLEAVE_ASSIGN_OR_RETURN(auto outcome, meta_replica.propose(std::move(c)));
         CLEAVE_RETURN_IF_ERROR(outcome.status);
         log()->warn("node {} {}", id,
@@ -615,7 +619,7 @@ Result<std::string> Node::admin(const std::string& method, const std::string& pa
 }
 
 uint64_t Node::group_leader(GroupId g) {
-    if ((g == kShard && serves_data_locally()) || (g == kMeta && meta_))
+    if ((g == kShard && serves_data_locally()) || (g == kMeta && serves_meta_locally()))
         return host_->leader(g).value();
     // A gateway: the first replica that answers names the leader it knows.
     for (uint64_t voter : current_voters(g)) {
@@ -659,6 +663,21 @@ void Node::refresh_meta_voters() {
         if (voters.empty()) continue;
         std::lock_guard lock(placement_mu_);
         meta_replicas_cache_ = std::move(voters);
+        return;
+    }
+}
+
+void Node::check_meta_membership() {
+    // A meta replica removed while its node was down never hears of it: ask
+    // another member. Its configuration, with a leader known, not listing
+    // this node means the placement repair replaced it.
+    for (uint64_t voter : current_voters(kMeta)) {
+        auto gr = group_report(voter, kMeta);
+        if (!gr || gr->leader() == 0 || gr->replicas().empty()) continue;
+        for (const auto& m : gr->replicas())
+            if (m.node() == config_.id.value()) return;
+        meta_serving_->go_remote();
+        log()->warn("this node's replica left the meta shard: serving it as a gateway");
         return;
     }
 }
@@ -719,8 +738,7 @@ Status Node::heartbeat() {
         load_ms_ = now;
         load_applied_ = applied;
     }
-    shard::Replica& meta_replica =
-        meta_replica_ ? static_cast<shard::Replica&>(*meta_replica_) : *meta_remote_;
+    shard::Replica& meta_replica = meta_serving_->replica();
     // A standalone gateway is no member: nothing to register, it only
     // follows the shard map (and its health is reaching it).
     if (!config_.gateway_only) {
@@ -767,11 +785,12 @@ void Node::heartbeat_loop() {
         }
         // Independent of this node's own groups: a replica removed from the
         // data shard has no leader there any more, and must still find out.
+        if (serves_meta_locally()) check_meta_membership();
+        if (!serves_meta_locally()) refresh_meta_voters();
         if (serves_data_locally()) {
             auto map = refresh_shard_map();
             if (map.is_ok()) check_membership();
         }
-        if (!meta_) refresh_meta_voters();
         if (!hosted_groups_led()) continue;
         Status s = heartbeat();
         if (!s.is_ok()) {

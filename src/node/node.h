@@ -160,9 +160,11 @@ class Node {
     bool hosted_groups_led() const;
     // The meta shard's state: the local replica's engine, or a gateway's
     // remote view of a replica's.
-    storage::Engine& meta_view() {
-        return meta_ ? *meta_engine_ : static_cast<storage::Engine&>(*meta_view_);
-    }
+    storage::Engine& meta_view() { return meta_serving_->engine(); }
+    bool serves_meta_locally() const { return meta_ && meta_serving_ && meta_serving_->local(); }
+    // Serves the meta shard remotely once another member's configuration no
+    // longer lists this node's replica (replaced while the node was down).
+    void check_meta_membership();
     // The group's leader as this node knows it, or as a replica names it.
     uint64_t group_leader(GroupId g);
     // Another node's report of group g (its role, leader, members), if it
@@ -203,6 +205,7 @@ class Node {
     std::unique_ptr<RemoteEngine> meta_view_;
     std::unique_ptr<RemoteReplica> meta_remote_;
     std::unique_ptr<ServingPath> serving_;
+    std::unique_ptr<ServingPath> meta_serving_;
     std::atomic<uint64_t> reads_served_{0};
     std::atomic<int64_t> last_heartbeat_ok_ms_{0};
     std::atomic<bool> hosts_data_{false};

@@ -26,7 +26,9 @@ replica that answers) and proposing to the leader. The test asserts:
 - the new replicas really hold the data: a second original replica is
   SIGKILLed, a bucket can still be created (the meta shard has a majority),
   and every acknowledged object (the 9 MiB ones included) still reads back
-  byte for byte from every live node.
+  byte for byte from every live node;
+- the first killed node, restarted, finds its replicas replaced and serves
+  S3 as a gateway (a read, a bucket creation) and registers as live.
 
 The seed (printed) fixes keys, sizes and bytes; replay with
 CLEAVE_CLUSTER_SEED=<seed>.
@@ -174,6 +176,23 @@ def test_gateways_route_to_three_replicas(cluster_factory):
     live = [cluster.node_endpoint(k) for k in cluster.live_nodes()]
     v = wl.verify_everywhere(live, bucket, acked, in_doubt)
     wl.assert_nothing_lost(v, refused, writers.ledger.error_count)
+
+    # The first killed node comes back: its replicas of both shards were
+    # replaced while it was down, so it must find that out and serve S3 as
+    # a gateway (reads, writes, bucket operations), and register as live.
+    cluster.restart(old)
+    c_old = wl.client(cluster.node_endpoint(old))
+    key, want = next(iter(written.items()))
+    out = wl.get(c_old, bucket, key)
+    assert out.ok and wl.sha(out.body or b"") == want, f"GET {key} via restarted node {old}: {out}"
+
+    def bucket_via_old():
+        out = wl._call(lambda: c_old.create_bucket(Bucket="from-the-restarted-node"))
+        return out.ok or out.code == "BucketAlreadyOwnedByYou"
+    cluster.wait_for(bucket_via_old, RESUME_DEADLINE_S, f"CreateBucket via restarted node {old}")
+    cluster.wait_for(lambda: old in json.loads(cluster.admin(4, "plan", "--json"))["live"], 30,
+                     f"node {old} registered as live again")
+    print(f"node {old} restarted: serves reads and bucket operations as a gateway, live again")
 
 
 def test_drain_moves_the_replica_to_the_spare_node(cluster_factory):

@@ -339,56 +339,7 @@ asio::awaitable<Result<std::string>> Node::on_request(uint64_t from, std::string
     }
     // Everything else blocks (proposals wait for apply, chunks for fsync):
     // run it on the pool and resume here with the answer.
-    auto work = [this, kind, b = std::move(body)]() -> Result<std::string> {
-        switch (kind) {
-            case multiraft::wire::kPropose: {
-                CLEAVE_ASSIGN_OR_RETURN(auto req, parse_forward_request(b));
-                RaftReplica* r = req.first == kShard  ? data_replica_here()
-                                 : req.first == kMeta ? meta_replica_here()
-                                                      : nullptr;
-                if (!r) return not_hosted(req.first);
-                return r->propose_here(std::move(req.second));
-            }
-            case multiraft::wire::kKvRead: {
-                CLEAVE_ASSIGN_OR_RETURN(KvRead req, parse_kv_read(b));
-                const GroupId g{req.group()};
-                RaftReplica* r = g == kShard  ? data_replica_here()
-                                 : g == kMeta ? meta_replica_here()
-                                              : nullptr;
-                if (!r) return not_hosted(g);
-                CLEAVE_RETURN_IF_ERROR(r->read_barrier());
-                reads_served_.fetch_add(1, std::memory_order_relaxed);
-                return serve_kv_read(g == kShard ? *engine_ : *meta_engine_, req);
-            }
-            case multiraft::wire::kChunkPut:
-            case multiraft::wire::kChunkGet:
-                return serve_chunk_request(*chunks_, b);
-            case multiraft::wire::kNodeStatus:
-                return report();
-            case multiraft::wire::kHostGroup: {
-                if (b.size() != 9) return Status::invalid_argument("bad host request");
-                const GroupId g{shard::keys::parse_be64(b.substr(1))};
-                if (g == kMeta) {
-                    CLEAVE_RETURN_IF_ERROR(join_meta_shard());
-                } else if (g == kShard) {
-                    CLEAVE_RETURN_IF_ERROR(host_data_shard({}, /*running=*/true));
-                } else {
-                    return not_hosted(g);
-                }
-                return std::string();
-            }
-            case multiraft::wire::kChangeMembership:
-                return change_membership(b);
-            case multiraft::wire::kRepairChunks: {
-                if (!hosts_data()) return not_hosted(kShard);
-                size_t fetched = 0, failed = 0;
-                CLEAVE_RETURN_IF_ERROR(repair_chunks(&fetched, &failed));
-                return fmt::format("{} fetched", fetched);
-            }
-            default:
-                return Status::invalid_argument(fmt::format("unknown request kind {:?}", kind));
-        }
-    };
+    auto work = [this, b = std::move(body)]() { return serve_blocking(b); };
     auto on_pool = asio::co_spawn(
         pool_,
         [w = std::move(work)]() mutable -> asio::awaitable<std::optional<Result<std::string>>> {
@@ -397,6 +348,59 @@ asio::awaitable<Result<std::string>> Node::on_request(uint64_t from, std::string
         asio::use_awaitable);
     std::optional<Result<std::string>> r = co_await std::move(on_pool);
     co_return std::move(*r);
+}
+
+Result<std::string> Node::serve_blocking(std::string_view b) {
+    if (b.empty()) return Status::invalid_argument("empty request");
+    const char kind = b[0];
+    switch (kind) {
+        case multiraft::wire::kPropose: {
+            CLEAVE_ASSIGN_OR_RETURN(auto req, parse_forward_request(b));
+            RaftReplica* r = req.first == kShard  ? data_replica_here()
+                             : req.first == kMeta ? meta_replica_here()
+                                                  : nullptr;
+            if (!r) return not_hosted(req.first);
+            return r->propose_here(std::move(req.second));
+        }
+        case multiraft::wire::kKvRead: {
+            CLEAVE_ASSIGN_OR_RETURN(KvRead req, parse_kv_read(b));
+            const GroupId g{req.group()};
+            RaftReplica* r = g == kShard  ? data_replica_here()
+                             : g == kMeta ? meta_replica_here()
+                                          : nullptr;
+            if (!r) return not_hosted(g);
+            CLEAVE_RETURN_IF_ERROR(r->read_barrier());
+            reads_served_.fetch_add(1, std::memory_order_relaxed);
+            return serve_kv_read(g == kShard ? *engine_ : *meta_engine_, req);
+        }
+        case multiraft::wire::kChunkPut:
+        case multiraft::wire::kChunkGet:
+            return serve_chunk_request(*chunks_, b);
+        case multiraft::wire::kNodeStatus:
+            return report();
+        case multiraft::wire::kHostGroup: {
+            if (b.size() != 9) return Status::invalid_argument("bad host request");
+            const GroupId g{shard::keys::parse_be64(b.substr(1))};
+            if (g == kMeta) {
+                CLEAVE_RETURN_IF_ERROR(join_meta_shard());
+            } else if (g == kShard) {
+                CLEAVE_RETURN_IF_ERROR(host_data_shard({}, /*running=*/true));
+            } else {
+                return not_hosted(g);
+            }
+            return std::string();
+        }
+        case multiraft::wire::kChangeMembership:
+            return change_membership(b);
+        case multiraft::wire::kRepairChunks: {
+            if (!hosts_data()) return not_hosted(kShard);
+            size_t fetched = 0, failed = 0;
+            CLEAVE_RETURN_IF_ERROR(repair_chunks(&fetched, &failed));
+            return fmt::format("{} fetched", fetched);
+        }
+        default:
+            return Status::invalid_argument(fmt::format("unknown request kind {:?}", kind));
+    }
 }
 
 // ---- status and admin --------------------------------------------------------
@@ -630,9 +634,11 @@ uint64_t Node::group_leader(GroupId g) {
 }
 
 std::optional<GroupReport> Node::group_report(uint64_t node, GroupId g) {
-    if (node == config_.id.value()) return std::nullopt;
+    // This node's own report without the transport.
     auto bytes =
-        remote_->call(node, std::string(1, multiraft::wire::kNodeStatus), milliseconds(2000));
+        node == config_.id.value()
+            ? report()
+            : remote_->call(node, std::string(1, multiraft::wire::kNodeStatus), milliseconds(2000));
     NodeReport nr;
     if (!bytes.is_ok() || !nr.ParseFromString(*bytes)) return std::nullopt;
     for (auto& gr : *nr.mutable_groups())

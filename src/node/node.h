@@ -113,6 +113,10 @@ class Node {
     explicit Node(NodeConfig config);
     Status start();
     boost::asio::awaitable<Result<std::string>> on_request(uint64_t from, std::string body);
+    // The node-to-node requests that block (all but snapshot pieces), on
+    // the calling thread: on_request runs them on the pool, the placement
+    // executor calls it directly for requests to this node itself.
+    Result<std::string> serve_blocking(std::string_view body);
     Result<std::string> report();
     Result<std::string> status_json();
     ShardPeers shard_peers();
@@ -167,8 +171,8 @@ class Node {
     void check_meta_membership();
     // The group's leader as this node knows it, or as a replica names it.
     uint64_t group_leader(GroupId g);
-    // Another node's report of group g (its role, leader, members), if it
-    // answers and hosts g.
+    // A node's report of group g (its role, leader, members), if it answers
+    // and hosts g; this node's own without the transport.
     std::optional<GroupReport> group_report(uint64_t node, GroupId g);
     // The voters of a group, by placement.
     const std::vector<uint64_t>& voters_of(GroupId g) const {

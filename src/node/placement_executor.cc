@@ -143,40 +143,18 @@ Status Node::placement_step() {
     const uint64_t leader = group_leader(kShard);
     if (leader == 0) return Status::ok();  // an election runs: next round
 
-    // The data shard's configuration as its leader has it (learners and
-    // their progress are not in the shard map).
     PlacementCall call = [&](uint64_t node, std::string body,
                              milliseconds timeout) -> Result<std::string> {
-        if (node == config_.id.value()) {
-            // Our own requests, without the transport.
-            const char kind = body[0];
-            if (kind == multiraft::wire::kNodeStatus) return report();
-            if (kind == multiraft::wire::kChangeMembership) return change_membership(body);
-            if (kind == multiraft::wire::kHostGroup) {
-                if (GroupId{shard::keys::parse_be64(body.substr(1))} == kMeta) {
-                    CLEAVE_RETURN_IF_ERROR(join_meta_shard());
-                } else {
-                    CLEAVE_RETURN_IF_ERROR(host_data_shard({}, /*running=*/true));
-                }
-                return std::string();
-            }
-            size_t fetched = 0, failed = 0;
-            CLEAVE_RETURN_IF_ERROR(repair_chunks(&fetched, &failed));
-            return std::string();
-        }
+        // Our own requests, without the transport.
+        if (node == config_.id.value()) return serve_blocking(body);
         return remote_->call(node, std::move(body), timeout);
     };
-    auto leader_report = [&]() -> Result<GroupReport> {
-        CLEAVE_ASSIGN_OR_RETURN(
-            std::string bytes,
-            call(leader, std::string(1, multiraft::wire::kNodeStatus), milliseconds(2000)));
-        NodeReport nr;
-        if (!nr.ParseFromString(bytes)) return Status::corruption("bad node report");
-        for (const auto& gr : nr.groups())
-            if (gr.group() == kShard.value() && gr.role() == "leader") return gr;
+    // The data shard's configuration as its leader has it (learners and
+    // their progress are not in the shard map).
+    const std::optional<GroupReport> leads = group_report(leader, kShard);
+    if (!leads || leads->role() != "leader")
         return Status(Errc::not_leader, fmt::format("node {} no longer leads", leader));
-    };
-    CLEAVE_ASSIGN_OR_RETURN(GroupReport gr, leader_report());
+    const GroupReport& gr = *leads;
     // The shard map follows the group: the voters a step left (whoever
     // carried it out, even a meta leader that died right after) are
     // recorded with the next epoch before anything else is decided.

@@ -39,9 +39,6 @@ class RemoteReplica final : public shard::Replica {
     Result<shard::ApplyOutcome> propose(shard::Command command) override;
     Status read_barrier() override { return Status::ok(); }
 
-    // The leader as last learned (0: none yet).
-    uint64_t leader_hint() const { return leader_.load(); }
-
   private:
     Remote& remote_;
     const GroupId group_;

@@ -236,6 +236,9 @@ bool Node::hosted_groups_led() const {
 }
 
 bool Node::healthy() const {
+    // A restarted replica may hear its old leader (messages queued for it
+    // before a removal) and look led while it is no member any more.
+    if (!membership_confirmed_.load(std::memory_order_acquire)) return false;
     if (!hosted_groups_led()) return false;
     if (serves_meta_locally() && serves_data_locally()) return true;
     // A gateway of some group serves once its heartbeat went through the
@@ -673,19 +676,43 @@ void Node::refresh_meta_voters() {
     }
 }
 
-void Node::check_meta_membership() {
-    // A meta replica removed while its node was down never hears of it: ask
-    // another member. Its configuration, with a leader known, not listing
-    // this node means the placement repair replaced it.
-    for (uint64_t voter : current_voters(kMeta)) {
-        auto gr = group_report(voter, kMeta);
-        if (!gr || gr->leader() == 0 || gr->replicas().empty()) continue;
+Node::Membership Node::ask_membership(GroupId g) {
+    // The group's leader knows its committed configuration; a follower's
+    // view may be as stale as ours (two replicas removed while down would
+    // vouch for each other), so only a node that reports itself leading
+    // decides. Followers name the leader to ask next.
+    const uint64_t self = config_.id.value();
+    if (host_->leader(g).value() == self) return Membership::member;
+    std::vector<uint64_t> ask;
+    for (uint64_t v : current_voters(g))
+        if (v != self) ask.push_back(v);
+    if (ask.empty()) return Membership::member;  // the only voter
+    std::set<uint64_t> asked;
+    for (size_t i = 0; i < ask.size() && asked.size() < 8; ++i) {
+        if (!asked.insert(ask[i]).second) continue;
+        auto gr = group_report(ask[i], g);
+        if (!gr || gr->leader() == 0) continue;
+        if (gr->leader() != ask[i]) {
+            if (gr->leader() != self) ask.push_back(gr->leader());
+            continue;
+        }
         for (const auto& m : gr->replicas())
-            if (m.node() == config_.id.value()) return;
+            if (m.node() == self) return Membership::member;
+        return Membership::removed;
+    }
+    return Membership::unknown;
+}
+
+bool Node::check_meta_membership() {
+    // A meta replica removed while its node was down never hears of it, and
+    // may even hear stale heartbeats of its old leader, queued for it before
+    // its removal: the leader's configuration decides.
+    const Membership m = ask_membership(kMeta);
+    if (m == Membership::removed) {
         meta_serving_->go_remote();
         log()->warn("this node's replica left the meta shard: serving it as a gateway");
-        return;
     }
+    return m != Membership::unknown;
 }
 
 void Node::check_membership() {
@@ -781,6 +808,7 @@ void Node::heartbeat_loop() {
     // down between two of them; at most every 5 s.
     const auto kPeriod =
         std::chrono::milliseconds(std::clamp<int64_t>(config_.down_after_ms / 3, 200, 5000));
+    uint64_t rounds = 0;
     while (true) {
         {
             std::unique_lock lock(repair_mu_);
@@ -791,12 +819,28 @@ void Node::heartbeat_loop() {
         }
         // Independent of this node's own groups: a replica removed from the
         // data shard has no leader there any more, and must still find out.
-        if (serves_meta_locally()) check_meta_membership();
+        // Asking the leaders costs a round trip each: every time until the
+        // answers are in, then every second.
+        const bool confirmed = membership_confirmed_.load(std::memory_order_acquire);
+        const bool ask = !confirmed || ++rounds % 5 == 0;
+        bool decided = true;
+        if (serves_meta_locally() && ask) decided = check_meta_membership();
         if (!serves_meta_locally()) refresh_meta_voters();
         if (serves_data_locally()) {
             auto map = refresh_shard_map();
-            if (map.is_ok()) check_membership();
+            const Membership m = ask ? ask_membership(kShard) : Membership::member;
+            if (m == Membership::removed) {
+                serving_->go_remote();
+                log()->warn("this node's replica left shard {} (its leader's configuration): "
+                            "serving it as a gateway", kShard.value());
+            } else if (map.is_ok()) {
+                check_membership();
+            }
+            decided = decided && m != Membership::unknown;
         }
+        // Serving starts once this node knows which of its replicas are
+        // still members (healthy()).
+        if (decided) membership_confirmed_.store(true, std::memory_order_release);
         if (!hosted_groups_led()) continue;
         Status s = heartbeat();
         if (!s.is_ok()) {

@@ -166,9 +166,15 @@ class Node {
     // remote view of a replica's.
     storage::Engine& meta_view() { return meta_serving_->engine(); }
     bool serves_meta_locally() const { return meta_ && meta_serving_ && meta_serving_->local(); }
-    // Serves the meta shard remotely once another member's configuration no
-    // longer lists this node's replica (replaced while the node was down).
-    void check_meta_membership();
+    // Whether this node's replica of g is in the configuration of g's
+    // leader (asked: a follower's view can be stale), or unknown (no
+    // leader answered).
+    enum class Membership { unknown, member, removed };
+    Membership ask_membership(GroupId g);
+    // Serves the meta shard remotely once its leader's configuration no
+    // longer lists this node's replica (replaced while the node was down);
+    // false while no leader answered.
+    bool check_meta_membership();
     // The group's leader as this node knows it, or as a replica names it.
     uint64_t group_leader(GroupId g);
     // A node's report of group g (its role, leader, members), if it answers
@@ -212,6 +218,9 @@ class Node {
     std::unique_ptr<ServingPath> meta_serving_;
     std::atomic<uint64_t> reads_served_{0};
     std::atomic<int64_t> last_heartbeat_ok_ms_{0};
+    // Set once a leader confirmed (or refuted) each hosted replica's
+    // membership after start; healthy() waits for it.
+    std::atomic<bool> membership_confirmed_{false};
     std::atomic<bool> hosts_data_{false};
     std::unique_ptr<ShardGroup> joined_meta_;  // see meta_replica_here()
     std::unique_ptr<RaftReplica> joined_meta_replica_;

@@ -23,7 +23,8 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::open(storage::Engine& engine
 
 LocalReplica::LocalReplica(storage::Engine& engine, LocalReplicaOptions options,
                            std::unique_ptr<CommandLog> log)
-    : engine_(engine), options_(options), log_(std::move(log)), state_machine_(engine) {}
+    : engine_(engine), options_(options), log_(std::move(log)),
+      state_machine_(engine, options.split_host) {}
 
 LocalReplica::~LocalReplica() { stop(); }
 

@@ -39,6 +39,8 @@ namespace cleave::shard {
 struct LocalReplicaOptions {
     size_t max_group_commands = 256;        // bound on one group commit
     uint64_t compact_every_entries = 4096;  // log entries kept before compaction
+    // Where a Split puts the new shard (split_host.h); none = splits refused.
+    SplitHost* split_host = nullptr;
 };
 
 class LocalReplica final : public Replica {

@@ -1,9 +1,9 @@
 #pragma once
-// Where a shard's records live in the node's engine. One engine holds every
-// shard of a node (and later the Raft logs), so each record family has a
+// Where a shard's records live in its engine (one engine per shard: its
+// state, and for a one-node store its command log). Each record family has a
 // one-byte prefix; within a family, records are ordered by placement key (pk),
 // so a shard's range [start, end) of pk is one range per family and a split
-// cuts each family at the same pk.
+// cuts each family at the same pk (shard_range.h).
 //
 //   'b' bucket                         -> BucketRecord        (meta shard)
 //   'o' pk                             -> ObjectRecord
@@ -12,7 +12,8 @@
 //   'p' pk 0x00 upload_id 0x00 be32(n) -> PartRecord
 //   'n' be64(node id)                  -> NodeRecord          (meta shard)
 //   'm' be64(shard id)                 -> ShardDescriptor     (meta shard)
-//   's' name                           -> shard state (applied index, ...)
+//   's' name                           -> shard state (applied index, the
+//                                         shard's own range: shard_range.h)
 //   'l' be64(index)                    -> logged Command      (command_log.h)
 //
 // Keys inside 'u' and 'p' put 0x00 after the pk; a pk never ends a key early

@@ -1,5 +1,6 @@
 #include "shard/snapshot_image.h"
 
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <utility>
@@ -17,21 +18,41 @@ constexpr std::string_view kMagic = "CLVIMG01";
 constexpr size_t kTrailerBytes = 8 + 4;  // count be64 | crc32c be32
 constexpr size_t kRecordHeaderBytes = 4 + 4;
 
-// The state machine's families, in key order (so the image is sorted).
+// The state machine's families.
 constexpr std::array<char, 7> kFamilies = {keys::kBucket, keys::kShardMap, keys::kNode,
                                            keys::kObject, keys::kPart,     keys::kMarker,
                                            keys::kUpload};
 
-bool is_image_family(char c) {
+// The one shard-state record an image carries: the shard's range. Without
+// it a replica installing an image taken after a split would keep its old
+// range, and accept commands the others refuse.
+const std::string& range_key() {
+    static const std::string k = keys::state("range");
+    return k;
+}
+
+bool is_image_key(std::string_view key) {
+    if (key.empty()) return false;
+    if (key == range_key()) return true;
     for (char f : kFamilies) {
-        if (f == c) return true;
+        if (f == key[0]) return true;
     }
     return false;
 }
 
-// [f, f+1): every key of one family.
-std::pair<std::string, std::string> family_range(char family) {
-    return {std::string(1, family), std::string(1, static_cast<char>(family + 1))};
+// The key ranges an image holds, disjoint and in key order (so the image is
+// sorted): [f, f+1) for every family, and the range record alone.
+const std::vector<std::pair<std::string, std::string>>& image_ranges() {
+    static const auto ranges = [] {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (char f : kFamilies) {
+            out.emplace_back(std::string(1, f), std::string(1, static_cast<char>(f + 1)));
+        }
+        out.emplace_back(range_key(), range_key() + '\0');
+        std::sort(out.begin(), out.end());
+        return out;
+    }();
+    return ranges;
 }
 
 struct ImageRecord {
@@ -70,7 +91,7 @@ Result<std::vector<ImageRecord>> parse_image(std::string_view image) {
         }
         ImageRecord r{rest.substr(0, key_len), rest.substr(key_len, value_len)};
         rest.remove_prefix(key_len + value_len);
-        if (r.key.empty() || !is_image_family(r.key[0])) {
+        if (!is_image_key(r.key)) {
             return Status::corruption(
                 "snapshot image holds a key outside the state machine's families");
         }
@@ -93,8 +114,7 @@ Result<std::string> build_image(storage::Engine& engine, const storage::Snapshot
     constexpr uint64_t kMaxField = std::numeric_limits<uint32_t>::max();
     std::string out(kMagic);
     uint64_t count = 0;
-    for (char family : kFamilies) {
-        auto [begin, end] = family_range(family);
+    for (const auto& [begin, end] : image_ranges()) {
         auto it = engine.iterate(
             storage::IterOptions{.lower_bound = begin, .upper_bound = end, .snapshot = snapshot});
         for (it->seek_to_first(); it->valid(); it->next()) {
@@ -122,10 +142,7 @@ Status install_image(storage::Engine& engine, std::string_view image, uint64_t a
     CLEAVE_ASSIGN_OR_RETURN(auto records, parse_image(image));
     storage::WriteBatch batch;
     // Ops apply in order: the ranges are cleared first, then refilled.
-    for (char family : kFamilies) {
-        auto [begin, end] = family_range(family);
-        batch.delete_range(begin, end);
-    }
+    for (const auto& [begin, end] : image_ranges()) batch.delete_range(begin, end);
     for (const auto& r : records) batch.put(r.key, r.value);
     StateMachine::put_applied_index(batch, applied_index);
     // Synced: the Raft log before applied_index may be compacted as soon as

@@ -5,9 +5,11 @@
 //
 // The image holds every record of the state machine's families (record_keys.h:
 // 'b' buckets, 'o' objects, 'r' directory markers, 'u' uploads, 'p' parts;
-// 'n' nodes and 'm' shard descriptors of the meta shard) and
-// nothing else: not the applied index (the snapshot's metadata carries it),
-// not other 's' shard state, not the 'l' command log.
+// 'n' nodes and 'm' shard descriptors of the meta shard), the shard's own
+// range (keys::state("range"), state_machine.h: it decides which commands
+// apply, so it is replicated state) and nothing else: not the applied index
+// (the snapshot's metadata carries it), not other 's' shard state, not the
+// 'l' command log. An image without a range record installs "owns every pk".
 //
 //   image   := magic "CLVIMG01" | record* | count be64 | crc32c be32
 //   record  := key_len be32 | value_len be32 | key | value
@@ -16,9 +18,8 @@
 // before it (magic, records and count), so any damage to the image is found
 // before a single record is installed.
 //
-// Scope: today one engine holds one shard's state machine, so the image is
-// the whole of each family. When several shards share an engine, both calls
-// grow a pk range [start, end) and cut each family at it.
+// Scope: one engine holds one shard's state machine (a split gives the child
+// an engine of its own), so the image is the whole of each family.
 //
 // Threading: both calls may run on any thread; install_image must not run
 // concurrently with StateMachine::apply on the same engine (the caller's

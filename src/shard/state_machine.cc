@@ -7,6 +7,7 @@
 #include "meta/keyspace.h"
 #include "shard/reads.h"
 #include "shard/record_keys.h"
+#include "shard/shard_range.h"
 
 namespace cleave::shard {
 
@@ -17,8 +18,52 @@ const std::string& applied_index_key() {
     return k;
 }
 
-ApplyOutcome fail(Errc code, std::string message) { return {Status(code, std::move(message)), {}}; }
-ApplyOutcome ok() { return {Status::ok(), {}}; }
+const std::string& range_key() {
+    static const std::string k = keys::state("range");
+    return k;
+}
+
+ApplyOutcome outcome_of(Status s, ObjectRecord object = {}) {
+    ApplyOutcome out;
+    out.status = std::move(s);
+    out.object = std::move(object);
+    return out;
+}
+ApplyOutcome fail(Errc code, std::string message) {
+    return outcome_of(Status(code, std::move(message)));
+}
+ApplyOutcome ok() { return outcome_of(Status::ok()); }
+
+// The pk a command acts on, or none for commands that carry no key. Every
+// command is listed, so a new one must decide (-Wswitch).
+std::optional<std::string> placement_of(const Command& c) {
+    switch (c.op_case()) {
+        case Command::kPutObject:
+            return meta::placement_key(c.put_object().bucket(), c.put_object().key());
+        case Command::kDeleteObject:
+            return meta::placement_key(c.delete_object().bucket(), c.delete_object().key());
+        case Command::kEnsureDirMarker:
+            return meta::dir_marker_key(c.ensure_dir_marker().bucket(),
+                                        c.ensure_dir_marker().root());
+        case Command::kCreateUpload:
+            return meta::placement_key(c.create_upload().bucket(), c.create_upload().key());
+        case Command::kPutPart:
+            return meta::placement_key(c.put_part().bucket(), c.put_part().key());
+        case Command::kCompleteUpload:
+            return meta::placement_key(c.complete_upload().bucket(), c.complete_upload().key());
+        case Command::kAbortUpload:
+            return meta::placement_key(c.abort_upload().bucket(), c.abort_upload().key());
+        case Command::kCreateBucket:
+        case Command::kDeleteBucket:
+        case Command::kRegisterNode:
+        case Command::kPutShard:
+        case Command::kSetNodeDraining:
+        case Command::kSplit:  // checks its key against the range itself
+        case Command::OP_NOT_SET:
+            return std::nullopt;
+    }
+    return std::nullopt;
+}
 
 // The S3 multipart ETag: MD5 of the concatenated binary MD5s of the parts,
 // then "-<number of parts>".
@@ -50,7 +95,7 @@ void StateMachine::forget_upload(const std::string& pk, const std::string& uploa
 
 ApplyOutcome StateMachine::engine_failure(const Status& s) {
     if (read_error_.is_ok()) read_error_ = s;
-    return {s, {}};
+    return outcome_of(s);
 }
 
 void StateMachine::put_applied_index(storage::WriteBatch& batch, uint64_t index) {
@@ -60,8 +105,33 @@ void StateMachine::put_applied_index(storage::WriteBatch& batch, uint64_t index)
 Result<uint64_t> StateMachine::load_applied_index() {
     auto raw = engine_.get(applied_index_key());
     if (!raw.is_ok()) return raw.status();
+    // Whatever replaced the state (install_image) may have replaced the range.
+    CLEAVE_RETURN_IF_ERROR(load_range().status());
     applied_index_ = raw->has_value() ? keys::parse_be64(**raw) : 0;
     return applied_index_;
+}
+
+void StateMachine::put_range(storage::WriteBatch& batch, const ShardDescriptor& range) {
+    batch.put(range_key(), range.SerializeAsString());
+}
+
+Result<ShardDescriptor> StateMachine::load_range() {
+    CLEAVE_ASSIGN_OR_RETURN(auto raw, engine_.get(range_key()));
+    ShardDescriptor range;  // absent: the whole keyspace
+    if (raw.has_value() && !range.ParseFromString(*raw)) {
+        return Status::corruption("unparsable shard range record");
+    }
+    range_ = range;
+    range_loaded_ = true;
+    return range;
+}
+
+Status StateMachine::check_owner(const Command& command) const {
+    const std::optional<std::string> pk = placement_of(command);
+    if (!pk || range_contains(range_, *pk)) return Status::ok();
+    return Status(Errc::stale_epoch,
+                  fmt::format("shard {} (epoch {}) does not own placement key {}: {}", range_.id(),
+                              range_.epoch(), to_hex(*pk), describe_range(range_)));
 }
 
 Status StateMachine::bucket_exists(const std::string& bucket) {
@@ -98,8 +168,27 @@ Status StateMachine::check_conditions(const std::string& pk, const Conditions& c
 Result<ApplyOutcome> StateMachine::apply(uint64_t index, const Command& command) {
     CLEAVE_ASSERT(index == applied_index_ + 1, "apply out of order: index {} after {}", index,
                   applied_index_);
+    if (!range_loaded_) CLEAVE_RETURN_IF_ERROR(load_range().status());
     storage::WriteBatch batch;
     read_error_ = Status::ok();
+    next_range_.reset();
+    // A command routed with an old shard map changes nothing here; its
+    // proposer re-reads the map and retries at the shard that owns the key.
+    Status owner = check_owner(command);
+    ApplyOutcome outcome = owner.is_ok() ? dispatch(command, batch) : outcome_of(std::move(owner));
+    // An engine read failure means we could not decide the outcome: stop.
+    if (!read_error_.is_ok()) return read_error_;
+    if (!outcome.status.is_ok()) batch.clear();
+    put_applied_index(batch, index);
+    // Not synced: the command log is durable, and a replay from the last
+    // durable applied index reproduces anything lost here.
+    CLEAVE_RETURN_IF_ERROR(engine_.write(batch, storage::WriteOptions{.sync = false}));
+    applied_index_ = index;
+    if (outcome.status.is_ok() && next_range_) range_ = *next_range_;
+    return outcome;
+}
+
+ApplyOutcome StateMachine::dispatch(const Command& command, storage::WriteBatch& batch) {
     ApplyOutcome outcome;
     switch (command.op_case()) {
         case Command::kCreateBucket:
@@ -158,19 +247,72 @@ Result<ApplyOutcome> StateMachine::apply(uint64_t index, const Command& command)
         case Command::kPutShard:
             outcome = apply_put_shard(command.put_shard(), batch);
             break;
+        case Command::kSplit:
+            outcome = apply_split(command.split(), batch);
+            break;
         case Command::OP_NOT_SET:
             outcome = fail(Errc::invalid_argument, "empty command");
             break;
     }
-    // An engine read failure means we could not decide the outcome: stop.
-    if (!read_error_.is_ok()) return read_error_;
-    if (!outcome.status.is_ok()) batch.clear();
-    put_applied_index(batch, index);
-    // Not synced: the command log is durable, and a replay from the last
-    // durable applied index reproduces anything lost here.
-    CLEAVE_RETURN_IF_ERROR(engine_.write(batch, storage::WriteOptions{.sync = false}));
-    applied_index_ = index;
     return outcome;
+}
+
+ApplyOutcome StateMachine::apply_split(const Split& c, storage::WriteBatch& b) {
+    const ShardDescriptor& range = range_;
+    const std::string& key = c.key();
+    // Strictly inside: a cut at either end would leave one shard empty
+    // forever. ("" as start is -infinity, and no key is below it.)
+    if (key <= range.start() || (!range.end().empty() && key >= range.end())) {
+        return fail(Errc::invalid_argument, fmt::format("split key {} is not strictly inside {}",
+                                                        to_hex(key), describe_range(range)));
+    }
+    if (c.new_shard() == 0 || c.new_shard() == range.id()) {
+        return fail(Errc::invalid_argument,
+                    fmt::format("split of {} into shard {}: the new shard needs an id of its own",
+                                describe_range(range), c.new_shard()));
+    }
+    if (split_host_ == nullptr) {
+        return fail(Errc::invalid_argument, "this shard cannot split: no split host");
+    }
+    // Both halves keep everything else the descriptor says (e.g. replicas:
+    // the child is born on the parent's replicas).
+    ShardDescriptor child = range;
+    child.set_id(c.new_shard());
+    child.set_start(key);
+    child.set_epoch(range.epoch() + 1);
+    ShardDescriptor parent = range;
+    parent.set_end(key);
+    parent.set_epoch(range.epoch() + 1);
+
+    // The child first, synced and reported ready, then the parent's batch:
+    // until that batch lands a replay repeats the split (split_host.h).
+    auto child_engine = split_host_->create_child(c.new_shard(), engine_);
+    if (!child_engine.is_ok()) return engine_failure(child_engine.status());
+    if (*child_engine != nullptr) {
+        CLEAVE_ASSERT(*child_engine != &engine_, "split host returned the parent's engine");
+        Status s = init_child(**child_engine, child, range.start());
+        if (!s.is_ok()) return engine_failure(s);
+    }
+    put_range(b, parent);
+    delete_placed(b, key, range.end());
+    next_range_ = parent;
+    ApplyOutcome out = ok();
+    out.child = std::move(child);
+    return out;
+}
+
+Status StateMachine::init_child(storage::Engine& child, const ShardDescriptor& child_range,
+                                std::string_view parent_start) {
+    storage::WriteBatch b;
+    put_range(b, child_range);
+    delete_placed(b, parent_start, child_range.start());
+    // The parent's command log is not the child's: the child's starts empty,
+    // so nothing of the parent's may be replayed into it.
+    b.delete_range(std::string(1, keys::kLog), std::string(1, static_cast<char>(keys::kLog + 1)));
+    put_applied_index(b, 0);
+    CLEAVE_RETURN_IF_ERROR(child.write(b, storage::WriteOptions{.sync = false}));
+    CLEAVE_RETURN_IF_ERROR(child.sync());
+    return split_host_->child_ready(child_range.id());
 }
 
 std::optional<NodeRecord> StateMachine::read_node(uint64_t id) {
@@ -200,7 +342,7 @@ ApplyOutcome StateMachine::apply_create_bucket(const Command& c, storage::WriteB
     const std::string& name = c.create_bucket().bucket();
     Status s = bucket_exists(name);
     if (s.is_ok()) return fail(Errc::already_exists, name);
-    if (s.code() != Errc::no_such_bucket) return {s, {}};
+    if (s.code() != Errc::no_such_bucket) return outcome_of(s);
     BucketRecord rec;
     rec.set_name(name);
     rec.set_created_ms(c.time_ms());
@@ -210,7 +352,7 @@ ApplyOutcome StateMachine::apply_create_bucket(const Command& c, storage::WriteB
 
 ApplyOutcome StateMachine::apply_delete_bucket(const DeleteBucket& c, storage::WriteBatch& b) {
     Status s = bucket_exists(c.bucket());
-    if (!s.is_ok()) return {s, {}};
+    if (!s.is_ok()) return outcome_of(s);
     auto empty = Reader(engine_).bucket_is_empty(c.bucket());
     if (!empty.is_ok()) return engine_failure(empty.status());
     if (!*empty) return fail(Errc::not_empty, c.bucket());
@@ -223,17 +365,17 @@ ApplyOutcome StateMachine::apply_delete_bucket(const DeleteBucket& c, storage::W
 
 ApplyOutcome StateMachine::apply_put_object(const PutObject& c, storage::WriteBatch& b) {
     Status s = bucket_exists(c.bucket());
-    if (!s.is_ok()) return {s, {}};
+    if (!s.is_ok()) return outcome_of(s);
     std::string pk = meta::placement_key(c.bucket(), c.key());
     s = check_conditions(pk, c.conditions());
-    if (!s.is_ok()) return {s, {}};
+    if (!s.is_ok()) return outcome_of(s);
     b.put(keys::with_family(keys::kObject, pk), c.record().SerializeAsString());
-    return {Status::ok(), c.record()};
+    return outcome_of(Status::ok(), c.record());
 }
 
 ApplyOutcome StateMachine::apply_delete_object(const DeleteObject& c, storage::WriteBatch& b) {
     Status s = bucket_exists(c.bucket());
-    if (!s.is_ok()) return {s, {}};
+    if (!s.is_ok()) return outcome_of(s);
     b.del(keys::with_family(keys::kObject, meta::placement_key(c.bucket(), c.key())));
     return ok();
 }
@@ -241,7 +383,7 @@ ApplyOutcome StateMachine::apply_delete_object(const DeleteObject& c, storage::W
 ApplyOutcome StateMachine::apply_ensure_dir_marker(const Command& c, storage::WriteBatch& b) {
     const EnsureDirMarker& m = c.ensure_dir_marker();
     Status s = bucket_exists(m.bucket());
-    if (!s.is_ok()) return {s, {}};
+    if (!s.is_ok()) return outcome_of(s);
     if (m.root().empty() || meta::root_of(m.root()) != m.root()) {
         return fail(Errc::invalid_argument, "a directory marker needs a root ending in '/'");
     }
@@ -254,7 +396,7 @@ ApplyOutcome StateMachine::apply_ensure_dir_marker(const Command& c, storage::Wr
 
 ApplyOutcome StateMachine::apply_create_upload(const CreateUpload& c, storage::WriteBatch& b) {
     Status s = bucket_exists(c.bucket());
-    if (!s.is_ok()) return {s, {}};
+    if (!s.is_ok()) return outcome_of(s);
     if (c.record().upload_id().size() != kUploadIdLength) {
         return fail(Errc::invalid_argument, "malformed upload id");
     }
@@ -311,14 +453,14 @@ ApplyOutcome StateMachine::apply_complete_upload(const Command& cmd, storage::Wr
         etags.push_back(part.etag());
     }
     Status s = check_conditions(pk, c.conditions());
-    if (!s.is_ok()) return {s, {}};
+    if (!s.is_ok()) return outcome_of(s);
     record.set_etag(multipart_etag(etags));
     record.set_last_modified_ms(cmd.time_ms());
     *record.mutable_headers() = upload.upload.headers();
     record.set_parts_count(static_cast<uint32_t>(etags.size()));
     b.put(keys::with_family(keys::kObject, pk), record.SerializeAsString());
     forget_upload(pk, c.upload_id(), upload, b);
-    return {Status::ok(), std::move(record)};
+    return outcome_of(Status::ok(), std::move(record));
 }
 
 ApplyOutcome StateMachine::apply_abort_upload(const AbortUpload& c, storage::WriteBatch& b) {

@@ -5,6 +5,8 @@
 //	put-small: PUT ops/s of small objects with N concurrent clients for D
 //	put-large / get-large: MiB/s of large objects, one at a time, for a
 //	  fixed count or (with -large-duration) for a fixed time
+//	fill, list-page (-mode fill, -mode list): a bucket of many small objects,
+//	  and the latency of one page of a listing (listing.go)
 //
 // and prints one JSON object per phase on standard output. With several
 // endpoints, small-PUT client w talks to endpoint w mod n and large object i
@@ -47,7 +49,11 @@ type result struct {
 func emit(r result) {
 	r.OpsPerSec = float64(r.Ops) / r.Seconds
 	r.MiBPerSec = float64(r.Ops) * float64(r.ObjectBytes) / (1 << 20) / r.Seconds
-	b, _ := json.Marshal(r)
+	emitJSON(r)
+}
+
+func emitJSON(v any) {
+	b, _ := json.Marshal(v)
 	fmt.Println(string(b))
 }
 
@@ -61,6 +67,12 @@ func main() {
 	largeCount := flag.Int("large-count", 4, "large objects to PUT and GET (when -large-duration is 0)")
 	largeDuration := flag.Duration("large-duration", 0,
 		"if set, each large phase runs this long instead (at least one object)")
+	mode := flag.String("mode", "load", "load (the phases above), fill (PUT -objects small objects "+
+		"over -dirs root directories), or list (-rounds pages of -page keys from such a bucket)")
+	objects := flag.Int("objects", 1000000, "fill/list: objects in the bucket")
+	dirs := flag.Int("dirs", 1000, "fill/list: root directories they spread over")
+	page := flag.Int("page", 1000, "list: keys per page")
+	rounds := flag.Int("rounds", 200, "list: pages to time")
 	flag.Parse()
 
 	var clients []*minio.Client
@@ -84,6 +96,19 @@ func main() {
 			fmt.Fprintln(os.Stderr, "s3load: make bucket:", err)
 			os.Exit(2)
 		}
+	}
+
+	switch *mode {
+	case "fill":
+		fill(ctx, pick, *bucket, *objects, *dirs, *concurrency)
+		return
+	case "list":
+		listPages(ctx, clients[0], *bucket, *objects, *dirs, *page, *rounds, 1)
+		return
+	case "load":
+	default:
+		fmt.Fprintln(os.Stderr, "s3load: unknown -mode", *mode)
+		os.Exit(2)
 	}
 
 	// Phase 1: small PUTs, N clients, for a fixed time.

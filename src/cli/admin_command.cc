@@ -44,7 +44,7 @@ int run(const AdminFlags& f, const std::string& method, const std::string& op,
 void add_admin_commands(CLI::App& app) {
     auto f = std::make_shared<AdminFlags>();
     auto* admin = app.add_subcommand(
-        "admin", "Operate a cluster: status, shards, plan, drain, compact, failpoint");
+        "admin", "Operate a store or cluster: status, shards, split, plan, drain, compact, failpoint");
     admin->require_subcommand(1);
     admin->add_option("--endpoint", f->endpoint,
                       "A node's S3 endpoint (default $CLEAVE_ENDPOINT or http://127.0.0.1:9000)");
@@ -71,6 +71,16 @@ void add_admin_commands(CLI::App& app) {
     drain->callback([f] {
         std::exit(run(*f, "POST", "drain",
                       {{"node", std::to_string(f->node)}, {"value", f->undo ? "off" : "on"}}));
+    });
+    auto* split = admin->add_subcommand(
+        "split", "Split a shard in two: at KEY (a placement key in hex, as `shards` shows "
+                 "ranges), or where it halves the shard's data");
+    split->add_option("shard", f->node, "Shard id")->required()->check(CLI::PositiveNumber);
+    split->add_option("key", f->value, "Placement key to split at, in hex");
+    split->callback([f] {
+        s3::QueryParams q = {{"shard", std::to_string(f->node)}};
+        if (!f->value.empty()) q.push_back({"key", f->value});
+        std::exit(run(*f, "POST", "split", q));
     });
     auto* compact = admin->add_subcommand("compact", "Snapshot the node's shards and compact logs");
     compact->callback([f] { std::exit(run(*f, "POST", "compact", {})); });

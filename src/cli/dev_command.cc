@@ -12,6 +12,7 @@
 #include "blob/chunk_store.h"
 #include "cache/cached_chunk_source.h"
 #include "cache/redis_chunk_cache.h"
+#include "cli/dev_admin.h"
 #include "cli/net_address.h"
 #include "cli/process_setup.h"
 #include "common/hash.h"
@@ -20,6 +21,7 @@
 #include "s3/credentials.h"
 #include "s3/server.h"
 #include "service/local_object_service.h"
+#include "service/local_shards.h"
 #include "shard/local_replica.h"
 #include "storage/open_engine.h"
 
@@ -63,6 +65,9 @@ void add_dev_options(CLI::App& cmd, DevOptions& o) {
     cmd.add_option("--gc-grace-seconds", o.gc_grace_s,
                    "Unreferenced chunks younger than this stay");
     cmd.add_option("--gc-interval-seconds", o.gc_interval_s, "Chunk GC period; 0 = never");
+    cmd.add_option("--split-bytes", o.split_bytes,
+                   "Split a shard in half once its objects hold this many bytes; 0 = only by "
+                   "hand (cleave admin split)");
 }
 
 int run_dev(const DevOptions& o) {
@@ -81,13 +86,6 @@ int run_dev(const DevOptions& o) {
     auto creds = load_credentials(o.data_dir);
     if (!creds.is_ok()) return fail("credentials: " + creds.status().to_string());
 
-    storage::EngineOptions eo;
-    eo.kind = o.engine;
-    eo.path = o.data_dir + "/engine";
-    eo.redis_url = o.redis_url;
-    eo.allow_weak_durability = o.allow_weak_durability;
-    auto engine = storage::open_engine(eo);
-    if (!engine.is_ok()) return fail("engine: " + engine.status().to_string());
 
     auto chunks = blob::ChunkStore::open(o.data_dir + "/chunks");
     if (!chunks.is_ok()) return fail("chunk store: " + chunks.status().to_string());
@@ -118,13 +116,22 @@ int run_dev(const DevOptions& o) {
         cached_source = std::make_unique<cache::CachedChunkSource>(*chunk_cache, **chunks);
     }
 
-    auto replica = shard::LocalReplica::open(**engine);
-    if (!replica.is_ok()) return fail("shard: " + replica.status().to_string());
+    if (o.split_bytes > 0 && o.engine == "redis")
+        return fail("--split-bytes: splitting needs the rocksdb engine (a Redis store keeps one "
+                    "shard)");
+    service::LocalShardsOptions lo;
+    lo.data_dir = o.data_dir;
+    lo.engine.kind = o.engine;
+    lo.engine.redis_url = o.redis_url;
+    lo.engine.allow_weak_durability = o.allow_weak_durability;
+    lo.split_bytes = o.split_bytes;
+    auto shards = service::LocalShards::open(lo);
+    if (!shards.is_ok()) return fail("shards: " + shards.status().to_string());
 
     service::LocalObjectServiceOptions so;
     so.gc_grace_ms = o.gc_grace_s * 1000;
     so.gc_interval_ms = o.gc_interval_s * 1000;
-    service::LocalObjectService svc(**engine, **chunks, **replica, SystemClock::instance(), so,
+    service::LocalObjectService svc(**shards, **chunks, SystemClock::instance(), so,
                                     cached_source.get());
 
     s3::ServerConfig sc;
@@ -132,6 +139,10 @@ int run_dev(const DevOptions& o) {
     sc.listen_port = addr->port;
     sc.region = o.region;
     sc.virtual_host_suffixes = o.virtual_host_suffixes;
+    sc.admin = [&shards](const std::string& method, const std::string& path,
+                         const std::vector<std::pair<std::string, std::string>>& query) {
+        return dev_admin(**shards, method, path, query);
+    };
     s3::Server server(sc, svc, creds->provider);
     if (Status s = server.start(); !s.is_ok()) return fail("S3 endpoint: " + s.to_string());
 
@@ -144,15 +155,16 @@ int run_dev(const DevOptions& o) {
         "s3://demo\n",
         creds->access_key.c_str(), creds->secret_key.c_str(), endpoint.c_str());
     std::fflush(stdout);
-    log()->info("cleave dev ready on {} (engine {}, data {}{})", endpoint, o.engine, o.data_dir,
+    log()->info("cleave dev ready on {} (engine {}, data {}, {} shards{})", endpoint, o.engine,
+                o.data_dir, (*shards)->table().size(),
                 chunk_cache ? ", chunk cache " + chunk_cache->where() : std::string());
 
     int sig = 0;
     sigwait(&signals, &sig);
     log()->info("signal {} received; shutting down", sig);
     server.stop();
-    (*replica)->stop();
-    Status synced = (*engine)->sync();
+    (*shards)->stop();
+    Status synced = (*shards)->sync();
     if (!synced.is_ok()) log()->warn("final sync failed: {}", synced.to_string());
     ::close(*lock_fd);
     return 0;

@@ -26,6 +26,7 @@ struct DevOptions {
     std::vector<std::string> virtual_host_suffixes;
     int64_t gc_grace_s = 3600;
     int64_t gc_interval_s = 600;
+    uint64_t split_bytes = 0;  // automatic split threshold of a shard's data; 0 = never
 };
 
 void add_dev_options(CLI::App& cmd, DevOptions& options);

@@ -98,9 +98,9 @@ std::string shards_json(const ClusterView& view,
         }
         out += fmt::format(
             "{}{{\"id\":{},\"start\":{},\"end\":{},\"epoch\":{},\"replicas\":[{}],"
-            "\"leader\":{},\"size_bytes\":{},\"writes_per_s\":{:.1f}}}",
+            "\"leader\":{},\"size\":{},\"size_bytes\":{},\"writes_per_s\":{:.1f}}}",
             i ? "," : "", d.id(), json_string(to_hex(d.start())), json_string(to_hex(d.end())),
-            d.epoch(), replicas, leader_of(d.id()), size, writes);
+            d.epoch(), replicas, leader_of(d.id()), size, size, writes);
     }
     return out + "]}\n";
 }

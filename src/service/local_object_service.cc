@@ -82,11 +82,26 @@ LocalObjectService::LocalObjectService(storage::Engine& engine, blob::ChunkStore
                                        LocalObjectServiceOptions options,
                                        blob::ChunkSource* read_source,
                                        blob::ChunkReplicator* replicator, MetaShard meta)
-    : engine_(engine),
+    : LocalObjectService(std::make_unique<SingleShard>(engine, replica), nullptr, chunks, clock,
+                         options, read_source, replicator, meta) {}
+
+LocalObjectService::LocalObjectService(ShardRouting& routing, blob::ChunkStore& chunks,
+                                       const Clock& clock, LocalObjectServiceOptions options,
+                                       blob::ChunkSource* read_source,
+                                       blob::ChunkReplicator* replicator, MetaShard meta)
+    : LocalObjectService(nullptr, &routing, chunks, clock, options, read_source, replicator,
+                         meta) {}
+
+LocalObjectService::LocalObjectService(std::unique_ptr<ShardRouting> owned, ShardRouting* routing,
+                                       blob::ChunkStore& chunks, const Clock& clock,
+                                       LocalObjectServiceOptions options,
+                                       blob::ChunkSource* read_source,
+                                       blob::ChunkReplicator* replicator, MetaShard meta)
+    : owned_routing_(std::move(owned)),
+      routing_(routing ? *routing : *owned_routing_),
       chunks_(chunks),
       read_source_(read_source ? *read_source : chunks),
       replicator_(replicator),
-      replica_(replica),
       meta_(meta),
       clock_(clock),
       options_(options) {
@@ -102,9 +117,66 @@ LocalObjectService::~LocalObjectService() {
     if (gc_thread_.joinable()) gc_thread_.join();
 }
 
+namespace {
+
+// A split can move a key between the routing table's read and the shard's
+// answer; a few rounds always find the owner (splits are rare and each one
+// is recorded before its shards answer for the new ranges).
+constexpr int kStaleRetries = 8;
+
+bool is_stale(const Status& s) { return s.code() == Errc::stale_epoch; }
+
+}  // namespace
+
+template <class Op>
+auto LocalObjectService::retry_stale(Op op) -> decltype(op()) {
+    for (int attempt = 1;; ++attempt) {
+        auto r = op();
+        if (r.is_ok() || !is_stale(r.status()) || attempt == kStaleRetries) return r;
+        routing_.refresh();
+    }
+}
+
+template <class Fn>
+auto LocalObjectService::read_listing(std::string_view bucket, Fn fn)
+    -> decltype(fn(std::declval<shard::Reader&>())) {
+    using R = decltype(fn(std::declval<shard::Reader&>()));
+    return retry_stale([&]() -> R {
+        ShardView v = view();
+        CLEAVE_RETURN_IF_ERROR(v.barrier_all());
+        auto snap = v.engine().snapshot();
+        shard::Reader reader(v.engine(), snap.get());
+        CLEAVE_ASSIGN_OR_RETURN(auto b, reader.bucket(bucket));
+        if (!b) return Status(Errc::no_such_bucket, std::string(bucket));
+        return fn(reader);
+    });
+}
+
 Result<shard::ApplyOutcome> LocalObjectService::propose(shard::Command command) {
     command.set_time_ms(clock_.now_unix_ms());
-    return replica_.propose(std::move(command));
+    const std::optional<std::string> pk = command_pk(command);
+    bool mirrored = false;
+    for (int attempt = 1;; ++attempt) {
+        ShardView v = view();
+        shard::Replica& replica = pk ? *v.route(*pk).replica : *v.table().front().replica;
+        auto r = replica.propose(command);
+        if (r.is_ok() && r->status.code() == Errc::no_such_bucket && pk && !mirrored) {
+            // A shard split off its parent between a bucket's creation and
+            // its mirror there lacks the mirror: make it if the bucket
+            // exists, once, and try again.
+            mirrored = true;
+            const std::string bucket = command_bucket(command);
+            CLEAVE_RETURN_IF_ERROR(bucket_replica().read_barrier());
+            CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(bucket_engine()).bucket(bucket));
+            if (rec) {
+                CLEAVE_RETURN_IF_ERROR(mirror_bucket(bucket));
+                continue;
+            }
+        }
+        const bool stale = r.is_ok() ? is_stale(r->status) : is_stale(r.status());
+        if (!stale || attempt == kStaleRetries) return r;
+        routing_.refresh();
+    }
 }
 
 Result<shard::ApplyOutcome> LocalObjectService::propose_meta(shard::Command command) {
@@ -112,12 +184,22 @@ Result<shard::ApplyOutcome> LocalObjectService::propose_meta(shard::Command comm
     return bucket_replica().propose(std::move(command));
 }
 
+std::vector<ShardRoute> LocalObjectService::mirrors() {
+    std::vector<ShardRoute> t = routing_.table();
+    if (!meta_.engine) t.erase(t.begin());
+    return t;
+}
+
 Status LocalObjectService::mirror_bucket(std::string_view bucket) {
-    shard::Command c;
-    c.mutable_create_bucket()->set_bucket(std::string(bucket));
-    CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose(std::move(c)));
-    if (outcome.status.code() == Errc::already_exists) return Status::ok();
-    return outcome.status;
+    for (const ShardRoute& r : mirrors()) {
+        shard::Command c;
+        c.set_time_ms(clock_.now_unix_ms());
+        c.mutable_create_bucket()->set_bucket(std::string(bucket));
+        CLEAVE_ASSIGN_OR_RETURN(auto outcome, r.replica->propose(std::move(c)));
+        if (!outcome.status.is_ok() && outcome.status.code() != Errc::already_exists)
+            return outcome.status;
+    }
+    return Status::ok();
 }
 
 Status LocalObjectService::check_key(std::string_view key) const {
@@ -132,7 +214,9 @@ Status LocalObjectService::check_key(std::string_view key) const {
 Status LocalObjectService::ensure_dir_marker(std::string_view bucket, std::string_view key) {
     std::string_view root = meta::root_of(key);
     if (root.empty()) return Status::ok();
-    CLEAVE_ASSIGN_OR_RETURN(bool exists, shard::Reader(engine_).dir_marker_exists(bucket, root));
+    CLEAVE_ASSIGN_OR_RETURN(bool exists, retry_stale([&] {
+                                return shard::Reader(view().engine()).dir_marker_exists(bucket, root);
+                            }));
     if (exists) return Status::ok();
     shard::Command c;
     auto* m = c.mutable_ensure_dir_marker();
@@ -148,9 +232,8 @@ Status LocalObjectService::create_bucket(std::string_view bucket) {
     shard::Command c;
     c.mutable_create_bucket()->set_bucket(std::string(bucket));
     CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose_meta(std::move(c)));
-    if (!meta_.engine) return outcome.status;
-    // Meta first (it decides whether the name is taken), then the mirror; a
-    // retry after a failure in between completes the mirror.
+    // The authority first (it decides whether the name is taken), then the
+    // mirrors; a retry after a failure in between completes them.
     if (!outcome.status.is_ok() && outcome.status.code() != Errc::already_exists)
         return outcome.status;
     CLEAVE_RETURN_IF_ERROR(mirror_bucket(bucket));
@@ -160,18 +243,36 @@ Status LocalObjectService::create_bucket(std::string_view bucket) {
 Status LocalObjectService::delete_bucket(std::string_view bucket) {
     shard::Command c;
     c.mutable_delete_bucket()->set_bucket(std::string(bucket));
-    if (meta_.engine) {
-        // The data shard first: it refuses while objects or uploads remain,
-        // and once its mirror is gone no write can land in the bucket.
-        CLEAVE_ASSIGN_OR_RETURN(auto data, propose(c));
-        if (!data.status.is_ok() && data.status.code() != Errc::no_such_bucket) return data.status;
+    c.set_time_ms(clock_.now_unix_ms());
+    // The mirrors first: each refuses while objects or uploads remain in its
+    // range, and once a mirror is gone no write can land in its range. A
+    // refusal puts back the mirrors already removed.
+    std::vector<ShardRoute> removed;
+    for (const ShardRoute& r : mirrors()) {
+        auto data = r.replica->propose(c);
+        Status s = data.is_ok() ? data->status : data.status();
+        if (s.is_ok()) {
+            removed.push_back(r);
+            continue;
+        }
+        if (s.code() == Errc::no_such_bucket) continue;
+        for (const ShardRoute& back : removed) {
+            shard::Command cb;
+            cb.set_time_ms(clock_.now_unix_ms());
+            cb.mutable_create_bucket()->set_bucket(std::string(bucket));
+            auto restored = back.replica->propose(std::move(cb));
+            if (!restored.is_ok())
+                log()->warn("bucket {}: mirror on shard {} not restored: {}", bucket, back.id,
+                            restored.status().to_string());
+        }
+        return s;
     }
     CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose_meta(std::move(c)));
     return outcome.status;
 }
 
 Status LocalObjectService::bucket_local(std::string_view bucket) {
-    CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(engine_).bucket(bucket));
+    CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(view().engine()).bucket(bucket));
     if (!rec) return Status(Errc::no_such_bucket, std::string(bucket));
     return Status::ok();
 }
@@ -181,7 +282,7 @@ Status LocalObjectService::bucket_known(std::string_view bucket) {
     // before a write (the state machine checks again); a miss may be a
     // replica that has not applied the creation yet.
     if (bucket_local(bucket).is_ok()) return Status::ok();
-    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
+    CLEAVE_RETURN_IF_ERROR(view().table().front().replica->read_barrier());
     Status here = bucket_local(bucket);
     if (here.is_ok() || here.code() != Errc::no_such_bucket || !meta_.engine) return here;
     // The meta shard may hold a bucket whose mirror a failed create never
@@ -190,6 +291,16 @@ Status LocalObjectService::bucket_known(std::string_view bucket) {
     CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(*meta_.engine).bucket(bucket));
     if (!rec) return here;
     return mirror_bucket(bucket);
+}
+
+Result<std::optional<shard::ObjectRecord>> LocalObjectService::read_object(std::string_view bucket,
+                                                                           std::string_view key) {
+    const std::string pk = meta::placement_key(bucket, key);
+    return retry_stale([&]() -> Result<std::optional<shard::ObjectRecord>> {
+        ShardView v = view();
+        CLEAVE_RETURN_IF_ERROR(v.barrier(pk));
+        return shard::Reader(v.engine()).object(bucket, key);
+    });
 }
 
 Result<BucketInfo> LocalObjectService::head_bucket(std::string_view bucket) {
@@ -245,8 +356,7 @@ Result<ObjectInfo> LocalObjectService::commit_put(std::unique_ptr<BodyWriter> bo
 
 Result<ObjectInfo> LocalObjectService::head_object(std::string_view bucket, std::string_view key) {
     CLEAVE_RETURN_IF_ERROR(check_key(key));
-    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
-    CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(engine_).object(bucket, key));
+    CLEAVE_ASSIGN_OR_RETURN(auto rec, read_object(bucket, key));
     if (!rec) {
         CLEAVE_RETURN_IF_ERROR(bucket_local(bucket));
         return Status(Errc::no_such_key, std::string(key));
@@ -257,8 +367,7 @@ Result<ObjectInfo> LocalObjectService::head_object(std::string_view bucket, std:
 Result<std::unique_ptr<ObjectReader>> LocalObjectService::get_object(
     std::string_view bucket, std::string_view key, std::optional<ByteRange> range) {
     CLEAVE_RETURN_IF_ERROR(check_key(key));
-    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
-    CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(engine_).object(bucket, key));
+    CLEAVE_ASSIGN_OR_RETURN(auto rec, read_object(bucket, key));
     if (!rec) {
         CLEAVE_RETURN_IF_ERROR(bucket_local(bucket));
         return Status(Errc::no_such_key, std::string(key));
@@ -295,7 +404,7 @@ Result<ObjectInfo> LocalObjectService::copy_object(std::string_view src_bucket,
                                                    const WriteConditions& conditions) {
     CLEAVE_RETURN_IF_ERROR(check_key(src_key));
     CLEAVE_RETURN_IF_ERROR(check_key(dst_key));
-    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
+    CLEAVE_RETURN_IF_ERROR(view().barrier(meta::placement_key(src_bucket, src_key)));
     CLEAVE_RETURN_IF_ERROR(bucket_local(dst_bucket));
     if (headers && user_metadata_bytes(*headers) > kMaxUserMetadataBytes) {
         return Status(Errc::too_large, "user metadata exceeds 2 KB");
@@ -305,7 +414,9 @@ Result<ObjectInfo> LocalObjectService::copy_object(std::string_view src_bucket,
     shard::ObjectRecord src;
     std::vector<std::string> pinned;
     for (int attempt = 0;; ++attempt) {
-        CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(engine_).object(src_bucket, src_key));
+        CLEAVE_ASSIGN_OR_RETURN(auto rec, retry_stale([&] {
+                                    return shard::Reader(view().engine()).object(src_bucket, src_key);
+                                }));
         if (!rec) {
             CLEAVE_RETURN_IF_ERROR(bucket_local(src_bucket));
             return Status(Errc::no_such_key, std::string(src_key));
@@ -314,7 +425,9 @@ Result<ObjectInfo> LocalObjectService::copy_object(std::string_view src_bucket,
             pins_.pin(c.id());
             pinned.push_back(c.id());
         }
-        CLEAVE_ASSIGN_OR_RETURN(auto again, shard::Reader(engine_).object(src_bucket, src_key));
+        CLEAVE_ASSIGN_OR_RETURN(auto again, retry_stale([&] {
+                                    return shard::Reader(view().engine()).object(src_bucket, src_key);
+                                }));
         if (again && again->SerializeAsString() == rec->SerializeAsString()) {
             src = std::move(*rec);
             break;
@@ -348,13 +461,10 @@ Result<ObjectInfo> LocalObjectService::copy_object(std::string_view src_bucket,
 
 Result<ListResult> LocalObjectService::list_objects(std::string_view bucket,
                                                     const ListQuery& query) {
-    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
-    auto snap = engine_.snapshot();
-    shard::Reader reader(engine_, snap.get());
-    CLEAVE_ASSIGN_OR_RETURN(auto b, reader.bucket(bucket));
-    if (!b) return Status(Errc::no_such_bucket, std::string(bucket));
-    CLEAVE_ASSIGN_OR_RETURN(auto page, reader.list_objects(bucket, query.prefix, query.delimiter,
-                                                           query.start_after, query.max_keys));
+    CLEAVE_ASSIGN_OR_RETURN(auto page, read_listing(bucket, [&](shard::Reader& reader) {
+                                return reader.list_objects(bucket, query.prefix, query.delimiter,
+                                                           query.start_after, query.max_keys);
+                            }));
     ListResult out;
     for (auto& o : page.objects) out.objects.push_back(object_info(o.key, o.record));
     out.common_prefixes = std::move(page.common_prefixes);
@@ -394,11 +504,15 @@ Result<std::unique_ptr<BodyWriter>> LocalObjectService::begin_part(std::string_v
         return Status::invalid_argument(
             fmt::format("part number {} is not in 1..{}", part_number, kMaxPartNumber));
     }
-    CLEAVE_ASSIGN_OR_RETURN(auto up, shard::Reader(engine_).upload(bucket, key, upload_id));
+    const std::string pk = meta::placement_key(bucket, key);
+    auto read_upload = [&] {
+        return retry_stale([&] { return shard::Reader(view().engine()).upload(bucket, key, upload_id); });
+    };
+    CLEAVE_ASSIGN_OR_RETURN(auto up, read_upload());
     if (!up) {
         // Perhaps created through another replica and not applied here yet.
-        CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
-        CLEAVE_ASSIGN_OR_RETURN(up, shard::Reader(engine_).upload(bucket, key, upload_id));
+        CLEAVE_RETURN_IF_ERROR(view().barrier(pk));
+        CLEAVE_ASSIGN_OR_RETURN(up, read_upload());
     }
     if (!up) {
         CLEAVE_RETURN_IF_ERROR(bucket_local(bucket));
@@ -469,16 +583,20 @@ Result<ListPartsResult> LocalObjectService::list_parts(std::string_view bucket,
                                                        std::string_view upload_id,
                                                        uint32_t part_number_marker,
                                                        uint32_t max_parts) {
-    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
-    auto snap = engine_.snapshot();
-    shard::Reader reader(engine_, snap.get());
-    CLEAVE_ASSIGN_OR_RETURN(auto up, reader.upload(bucket, key, upload_id));
-    if (!up) {
-        CLEAVE_RETURN_IF_ERROR(bucket_local(bucket));
-        return Status(Errc::no_such_upload, std::string(upload_id));
-    }
-    CLEAVE_ASSIGN_OR_RETURN(
-        auto parts, reader.parts(bucket, key, upload_id, part_number_marker, max_parts + 1));
+    using Parts = std::vector<shard::PartRecord>;
+    CLEAVE_ASSIGN_OR_RETURN(auto parts, retry_stale([&]() -> Result<Parts> {
+                                ShardView v = view();
+                                CLEAVE_RETURN_IF_ERROR(v.barrier(meta::placement_key(bucket, key)));
+                                auto snap = v.engine().snapshot();
+                                shard::Reader reader(v.engine(), snap.get());
+                                CLEAVE_ASSIGN_OR_RETURN(auto up, reader.upload(bucket, key, upload_id));
+                                if (!up) {
+                                    CLEAVE_RETURN_IF_ERROR(bucket_local(bucket));
+                                    return Status(Errc::no_such_upload, std::string(upload_id));
+                                }
+                                return reader.parts(bucket, key, upload_id, part_number_marker,
+                                                    max_parts + 1);
+                            }));
     ListPartsResult out;
     for (const auto& p : parts) {
         if (out.parts.size() == max_parts) {
@@ -494,13 +612,10 @@ Result<ListPartsResult> LocalObjectService::list_parts(std::string_view bucket,
 Result<ListUploadsResult> LocalObjectService::list_uploads(
     std::string_view bucket, std::string_view prefix, std::string_view delimiter,
     std::string_view key_marker, std::string_view upload_id_marker, uint32_t max_uploads) {
-    CLEAVE_RETURN_IF_ERROR(replica_.read_barrier());
-    auto snap = engine_.snapshot();
-    shard::Reader reader(engine_, snap.get());
-    CLEAVE_ASSIGN_OR_RETURN(auto b, reader.bucket(bucket));
-    if (!b) return Status(Errc::no_such_bucket, std::string(bucket));
-    CLEAVE_ASSIGN_OR_RETURN(auto page, reader.list_uploads(bucket, prefix, delimiter, key_marker,
-                                                           upload_id_marker, max_uploads));
+    CLEAVE_ASSIGN_OR_RETURN(auto page, read_listing(bucket, [&](shard::Reader& reader) {
+                                return reader.list_uploads(bucket, prefix, delimiter, key_marker,
+                                                           upload_id_marker, max_uploads);
+                            }));
     ListUploadsResult out;
     for (const auto& u : page.uploads) {
         out.uploads.push_back({u.key, u.record.upload_id(), u.record.initiated_ms()});
@@ -519,13 +634,21 @@ Result<GcStats> LocalObjectService::collect_garbage() {
     // Mark: referenced chunks in a snapshot of the metadata, then the pins
     // taken after it (a chunk pinned before the snapshot and committed is in
     // the snapshot; one pinned after it is in the pin set).
-    storage::Engine& refs = options_.chunk_refs ? *options_.chunk_refs : engine_;
-    auto snap = refs.snapshot();
+    // Every shard's references (a split shares chunks between both halves).
+    std::vector<storage::Engine*> refs;
+    if (options_.chunk_refs) {
+        refs.push_back(options_.chunk_refs);
+    } else {
+        for (const ShardRoute& r : routing_.table()) refs.push_back(r.engine);
+    }
     std::unordered_set<std::string> live;
-    CLEAVE_RETURN_IF_ERROR(
-        shard::Reader(refs, snap.get()).for_each_chunk_ref([&](const std::string& id) {
-            live.insert(id);
-        }));
+    for (storage::Engine* e : refs) {
+        auto snap = e->snapshot();
+        CLEAVE_RETURN_IF_ERROR(
+            shard::Reader(*e, snap.get()).for_each_chunk_ref([&](const std::string& id) {
+                live.insert(id);
+            }));
+    }
     for (auto& id : pins_.snapshot()) live.insert(std::move(id));
     GcStats stats;
     stats.referenced = live.size();

@@ -24,6 +24,9 @@
 #include "blob/chunk_store.h"
 #include "common/clock.h"
 #include "service/object_service.h"
+#include "service/shard_routing.h"
+#include "service/shard_view.h"
+#include "shard/reads.h"
 #include "shard/records.pb.h"
 #include "shard/replica.h"
 #include "storage/engine.h"
@@ -80,6 +83,12 @@ class LocalObjectService final : public ObjectService {
                        const Clock& clock, LocalObjectServiceOptions options = {},
                        blob::ChunkSource* read_source = nullptr,
                        blob::ChunkReplicator* replicator = nullptr, MetaShard meta = {});
+    // Over several data shards: each command and read goes to the shard
+    // that owns its key (shard_routing.h).
+    LocalObjectService(ShardRouting& routing, blob::ChunkStore& chunks, const Clock& clock,
+                       LocalObjectServiceOptions options = {},
+                       blob::ChunkSource* read_source = nullptr,
+                       blob::ChunkReplicator* replicator = nullptr, MetaShard meta = {});
     ~LocalObjectService() override;
 
     Status create_bucket(std::string_view bucket) override;
@@ -130,14 +139,41 @@ class LocalObjectService final : public ObjectService {
     Result<GcStats> collect_garbage();
 
   private:
+    // `routing`, or (null) the owned one.
+    LocalObjectService(std::unique_ptr<ShardRouting> owned, ShardRouting* routing,
+                       blob::ChunkStore& chunks, const Clock& clock,
+                       LocalObjectServiceOptions options, blob::ChunkSource* read_source,
+                       blob::ChunkReplicator* replicator, MetaShard meta);
+    ShardView view() { return ShardView(routing_.table()); }
+    // Runs `op` again (up to a bound) while a split makes it meet a shard
+    // that no longer owns its key, with the table refreshed each time.
+    template <class Op>
+    auto retry_stale(Op op) -> decltype(op());
+    // A listing's read over every shard: read barriers on all, one snapshot
+    // of each, the bucket checked, then fn(reader); retried on stale_epoch.
+    template <class Fn>
+    auto read_listing(std::string_view bucket, Fn fn)
+        -> decltype(fn(std::declval<shard::Reader&>()));
+    // To the shard that owns the command's key (retried on stale_epoch).
     Result<shard::ApplyOutcome> propose(shard::Command command);
     Result<shard::ApplyOutcome> propose_meta(shard::Command command);
-    // Makes the data shard's mirror of a bucket the meta shard holds.
+    // Makes the data shards' mirrors of a bucket the meta shard (or, without
+    // one, the first data shard) holds.
     Status mirror_bucket(std::string_view bucket);
-    // Where buckets are authoritative: the meta shard's engine, or ours.
-    storage::Engine& bucket_engine() { return meta_.engine ? *meta_.engine : engine_; }
-    shard::Replica& bucket_replica() { return meta_.replica ? *meta_.replica : replica_; }
+    // The data shards that keep a mirror of each bucket: all of them, but
+    // the first when it is the authority itself (no meta shard).
+    std::vector<ShardRoute> mirrors();
+    // Where buckets are authoritative: the meta shard, or the first data shard.
+    storage::Engine& bucket_engine() {
+        return meta_.engine ? *meta_.engine : *routing_.table().front().engine;
+    }
+    shard::Replica& bucket_replica() {
+        return meta_.replica ? *meta_.replica : *routing_.table().front().replica;
+    }
     Status ensure_dir_marker(std::string_view bucket, std::string_view key);
+    // An object's record after a read barrier on its shard (none if absent).
+    Result<std::optional<shard::ObjectRecord>> read_object(std::string_view bucket,
+                                                           std::string_view key);
     Status check_key(std::string_view key) const;
     // Whether the bucket exists in this replica's state, without a barrier.
     Status bucket_local(std::string_view bucket);
@@ -145,11 +181,11 @@ class LocalObjectService final : public ObjectService {
     Status bucket_known(std::string_view bucket);
     void gc_loop();
 
-    storage::Engine& engine_;
+    std::unique_ptr<ShardRouting> owned_routing_;  // SingleShard of the one-shard constructor
+    ShardRouting& routing_;
     blob::ChunkStore& chunks_;
     blob::ChunkSource& read_source_;
     blob::ChunkReplicator* const replicator_;  // may be null
-    shard::Replica& replica_;
     const MetaShard meta_;
     const Clock& clock_;
     const LocalObjectServiceOptions options_;

@@ -35,7 +35,9 @@ def pytest_report_header(config):
 # the S3 service behind an endpoint: in cluster mode there is nothing
 # different for them to test.
 _DEV_ONLY_MODULES = {"test_dev": "tests the `cleave dev` command itself (ready line, "
-                                 "credentials file, data-dir lock); run by e2e_dev"}
+                                 "credentials file, data-dir lock); run by e2e_dev",
+                     "test_splits": "splits of a one-node store's shards (`cleave dev "
+                                    "--split-bytes`); run by e2e_splits"}
 
 
 def pytest_collection_modifyitems(config, items):

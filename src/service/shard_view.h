@@ -1,0 +1,45 @@
+#pragma once
+// ShardView: one request's picture of the data shards — the routing table as
+// it was when the request began. Reads go to the engine it offers: the one
+// shard's own when that shard owns every key (no extra reads), else a
+// RoutedEngine over all of them, which refuses a route a split made stale
+// (stale_epoch) instead of answering from the wrong shard.
+//
+// Threading: one request's; not shared.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "service/shard_routing.h"
+#include "shard/commands.pb.h"
+#include "shard/routed_engine.h"
+
+namespace cleave::service {
+
+class ShardView {
+  public:
+    explicit ShardView(std::vector<ShardRoute> table);
+
+    storage::Engine& engine();
+    // The shard that owns `pk`.
+    const ShardRoute& route(std::string_view pk) const;
+    const std::vector<ShardRoute>& table() const { return table_; }
+    // Read barriers: the shard of one key, or every shard (listings).
+    Status barrier(std::string_view pk) const;
+    Status barrier_all() const;
+
+  private:
+    std::vector<ShardRoute> table_;
+    std::unique_ptr<shard::RoutedEngine> routed_;
+};
+
+// The placement key a command is routed by (the directory marker's for
+// EnsureDirMarker); none for bucket commands, which go to every data shard.
+std::optional<std::string> command_pk(const shard::Command& c);
+// The bucket of a command routed by its key ("" for any other).
+std::string command_bucket(const shard::Command& c);
+
+}  // namespace cleave::service

@@ -278,6 +278,12 @@ void LocalShards::split_loop() {
         if (stopping_) break;
         lock.unlock();
         for (const ShardRoute& r : table()) {
+            // Measuring reads the whole shard: only a shard that applied
+            // something since its last measurement is measured again.
+            const uint64_t applied = static_cast<shard::LocalReplica*>(r.replica)->applied_index();
+            uint64_t& seen = measured_at_[r.id];
+            if (seen == applied && applied != 0) continue;
+            seen = applied;
             auto bytes = shard::shard_bytes(*r.engine);
             if (!bytes.is_ok() || *bytes < options_.split_bytes) continue;
             auto d = split(r.id, std::nullopt);

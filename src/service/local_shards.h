@@ -106,6 +106,7 @@ class LocalShards final : public ShardRouting, public shard::SplitHost {
     std::condition_variable stop_cv_;
     bool stopping_ = false;  // guarded by stop_mu_
     std::thread split_thread_;
+    std::map<uint64_t, uint64_t> measured_at_;  // split thread only: applied index when measured
 };
 
 }  // namespace cleave::service

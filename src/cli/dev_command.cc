@@ -68,6 +68,9 @@ void add_dev_options(CLI::App& cmd, DevOptions& o) {
     cmd.add_option("--split-bytes", o.split_bytes,
                    "Split a shard in half once its objects hold this many bytes; 0 = only by "
                    "hand (cleave admin split)");
+    cmd.add_option("--split-check-ms", o.split_check_ms,
+                   "How often shards are measured against --split-bytes")
+        ->check(CLI::Range(int64_t{10}, int64_t{3600000}));
 }
 
 int run_dev(const DevOptions& o) {
@@ -125,6 +128,7 @@ int run_dev(const DevOptions& o) {
     lo.engine.redis_url = o.redis_url;
     lo.engine.allow_weak_durability = o.allow_weak_durability;
     lo.split_bytes = o.split_bytes;
+    lo.split_check_ms = o.split_check_ms;
     auto shards = service::LocalShards::open(lo);
     if (!shards.is_ok()) return fail("shards: " + shards.status().to_string());
 

@@ -154,7 +154,7 @@ auto LocalObjectService::read_listing(std::string_view bucket, Fn fn)
 
 Result<shard::ApplyOutcome> LocalObjectService::propose(shard::Command command) {
     command.set_time_ms(clock_.now_unix_ms());
-    const std::optional<std::string> pk = command_pk(command);
+    const std::optional<std::string> pk = shard::command_pk(command);
     bool mirrored = false;
     for (int attempt = 1;; ++attempt) {
         ShardView v = view();
@@ -165,7 +165,7 @@ Result<shard::ApplyOutcome> LocalObjectService::propose(shard::Command command) 
             // its mirror there lacks the mirror: make it if the bucket
             // exists, once, and try again.
             mirrored = true;
-            const std::string bucket = command_bucket(command);
+            const std::string bucket = shard::command_bucket(command);
             CLEAVE_RETURN_IF_ERROR(bucket_replica().read_barrier());
             CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(bucket_engine()).bucket(bucket));
             if (rec) {

@@ -26,12 +26,11 @@ std::shared_ptr<spdlog::logger> log() {
 
 // The shard's own range record; absent = every key (a shard never split).
 Result<shard::ShardDescriptor> read_range(storage::Engine& engine, uint64_t id) {
-    CLEAVE_ASSIGN_OR_RETURN(auto raw, engine.get(shard::keys::state("range")));
-    shard::ShardDescriptor d;
-    if (raw && !d.ParseFromString(*raw))
-        return Status::corruption(fmt::format("shard {}: unreadable range record", id));
-    if (!raw) d.set_id(id);
-    return d;
+    CLEAVE_ASSIGN_OR_RETURN(auto raw, shard::read_range(engine));
+    if (raw) return *raw;
+    shard::ShardDescriptor whole;
+    whole.set_id(id);
+    return whole;
 }
 
 Status fsync_path(const std::string& path, int flags) {
@@ -132,7 +131,7 @@ Status LocalShards::open_all() {
         // Shard 1 of a store that never split has no range record: it gets
         // the whole keyspace at epoch 1, so its descriptors and splits name it.
         storage::Engine& first = *engines.at(1);
-        CLEAVE_ASSIGN_OR_RETURN(auto raw, first.get(shard::keys::state("range")));
+        CLEAVE_ASSIGN_OR_RETURN(auto raw, shard::read_range(first));
         if (!raw) {
             shard::ShardDescriptor whole;
             whole.set_id(1);

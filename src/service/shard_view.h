@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "service/shard_routing.h"
-#include "shard/commands.pb.h"
+#include "shard/command_keys.h"
 #include "shard/routed_engine.h"
 
 namespace cleave::service {
@@ -35,11 +35,5 @@ class ShardView {
     std::vector<ShardRoute> table_;
     std::unique_ptr<shard::RoutedEngine> routed_;
 };
-
-// The placement key a command is routed by (the directory marker's for
-// EnsureDirMarker); none for bucket commands, which go to every data shard.
-std::optional<std::string> command_pk(const shard::Command& c);
-// The bucket of a command routed by its key ("" for any other).
-std::string command_bucket(const shard::Command& c);
 
 }  // namespace cleave::service

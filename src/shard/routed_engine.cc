@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "shard/record_keys.h"
+#include "shard/shard_range.h"
 #include "shard/records.pb.h"
 
 namespace cleave::shard {
@@ -128,12 +129,9 @@ bool is_keyed_family(char family) {
 
 Status check_owns(storage::Engine& engine, const storage::Snapshot* snapshot, std::string_view lo,
                   std::string_view hi, uint64_t shard) {
-    auto raw = engine.get(keys::state("range"), snapshot);
-    if (!raw.is_ok()) return raw.status();
-    if (!raw->has_value()) return Status::ok();  // a shard that never split owns everything
-    ShardDescriptor d;
-    if (!d.ParseFromString(**raw))
-        return Status::corruption(fmt::format("shard {}: unreadable range record", shard));
+    CLEAVE_ASSIGN_OR_RETURN(auto range, read_range(engine, snapshot));
+    if (!range) return Status::ok();  // a shard that never split owns everything
+    const ShardDescriptor& d = *range;
     // [lo, hi) with hi "" = unbounded, inside [start, end) with end "" = unbounded.
     const bool from = d.start() <= lo;
     const bool to = d.end().empty() || (!hi.empty() && hi <= d.end());

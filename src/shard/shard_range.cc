@@ -26,6 +26,20 @@ void delete_placed(storage::WriteBatch& batch, std::string_view lo, std::string_
     }
 }
 
+const std::string& range_key() {
+    static const std::string k = keys::state("range");
+    return k;
+}
+
+Result<std::optional<ShardDescriptor>> read_range(storage::Engine& engine,
+                                                  const storage::Snapshot* snapshot) {
+    CLEAVE_ASSIGN_OR_RETURN(auto raw, engine.get(range_key(), snapshot));
+    if (!raw) return std::optional<ShardDescriptor>();
+    ShardDescriptor d;
+    if (!d.ParseFromString(*raw)) return Status::corruption("unparsable shard range record");
+    return std::optional<ShardDescriptor>(std::move(d));
+}
+
 std::string describe_range(const ShardDescriptor& range) {
     return fmt::format("shard {} [{}, {}) epoch {}", range.id(),
                        range.start().empty() ? "-inf" : to_hex(range.start()),

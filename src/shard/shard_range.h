@@ -14,6 +14,7 @@
 // sorts after it, or differs inside it).
 
 #include <array>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,5 +43,13 @@ void delete_placed(storage::WriteBatch& batch, std::string_view lo, std::string_
 
 // "shard 3 [6a1f.., +inf) epoch 2", for messages and logs.
 std::string describe_range(const ShardDescriptor& range);
+
+// Where a shard's engine keeps its range: keys::state("range").
+const std::string& range_key();
+
+// The range record of `engine` (as of `snapshot`), or none: a shard that
+// never split owns every pk. Errors: the engine's, corruption.
+Result<std::optional<ShardDescriptor>> read_range(storage::Engine& engine,
+                                                  const storage::Snapshot* snapshot = nullptr);
 
 }  // namespace cleave::shard

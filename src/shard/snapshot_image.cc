@@ -8,6 +8,7 @@
 
 #include "common/hash.h"
 #include "shard/record_keys.h"
+#include "shard/shard_range.h"
 #include "shard/state_machine.h"
 
 namespace cleave::shard {
@@ -26,11 +27,6 @@ constexpr std::array<char, 7> kFamilies = {keys::kBucket, keys::kShardMap, keys:
 // The one shard-state record an image carries: the shard's range. Without
 // it a replica installing an image taken after a split would keep its old
 // range, and accept commands the others refuse.
-const std::string& range_key() {
-    static const std::string k = keys::state("range");
-    return k;
-}
-
 bool is_image_key(std::string_view key) {
     if (key.empty()) return false;
     if (key == range_key()) return true;

@@ -5,6 +5,7 @@
 
 #include "common/hash.h"
 #include "meta/keyspace.h"
+#include "shard/command_keys.h"
 #include "shard/reads.h"
 #include "shard/record_keys.h"
 #include "shard/shard_range.h"
@@ -18,11 +19,6 @@ const std::string& applied_index_key() {
     return k;
 }
 
-const std::string& range_key() {
-    static const std::string k = keys::state("range");
-    return k;
-}
-
 ApplyOutcome outcome_of(Status s, ObjectRecord object = {}) {
     ApplyOutcome out;
     out.status = std::move(s);
@@ -33,37 +29,6 @@ ApplyOutcome fail(Errc code, std::string message) {
     return outcome_of(Status(code, std::move(message)));
 }
 ApplyOutcome ok() { return outcome_of(Status::ok()); }
-
-// The pk a command acts on, or none for commands that carry no key. Every
-// command is listed, so a new one must decide (-Wswitch).
-std::optional<std::string> placement_of(const Command& c) {
-    switch (c.op_case()) {
-        case Command::kPutObject:
-            return meta::placement_key(c.put_object().bucket(), c.put_object().key());
-        case Command::kDeleteObject:
-            return meta::placement_key(c.delete_object().bucket(), c.delete_object().key());
-        case Command::kEnsureDirMarker:
-            return meta::dir_marker_key(c.ensure_dir_marker().bucket(),
-                                        c.ensure_dir_marker().root());
-        case Command::kCreateUpload:
-            return meta::placement_key(c.create_upload().bucket(), c.create_upload().key());
-        case Command::kPutPart:
-            return meta::placement_key(c.put_part().bucket(), c.put_part().key());
-        case Command::kCompleteUpload:
-            return meta::placement_key(c.complete_upload().bucket(), c.complete_upload().key());
-        case Command::kAbortUpload:
-            return meta::placement_key(c.abort_upload().bucket(), c.abort_upload().key());
-        case Command::kCreateBucket:
-        case Command::kDeleteBucket:
-        case Command::kRegisterNode:
-        case Command::kPutShard:
-        case Command::kSetNodeDraining:
-        case Command::kSplit:  // checks its key against the range itself
-        case Command::OP_NOT_SET:
-            return std::nullopt;
-    }
-    return std::nullopt;
-}
 
 // The S3 multipart ETag: MD5 of the concatenated binary MD5s of the parts,
 // then "-<number of parts>".
@@ -116,18 +81,15 @@ void StateMachine::put_range(storage::WriteBatch& batch, const ShardDescriptor& 
 }
 
 Result<ShardDescriptor> StateMachine::load_range() {
-    CLEAVE_ASSIGN_OR_RETURN(auto raw, engine_.get(range_key()));
-    ShardDescriptor range;  // absent: the whole keyspace
-    if (raw.has_value() && !range.ParseFromString(*raw)) {
-        return Status::corruption("unparsable shard range record");
-    }
+    CLEAVE_ASSIGN_OR_RETURN(auto raw, read_range(engine_));
+    ShardDescriptor range = raw.value_or(ShardDescriptor());  // absent: the whole keyspace
     range_ = range;
     range_loaded_ = true;
     return range;
 }
 
 Status StateMachine::check_owner(const Command& command) const {
-    const std::optional<std::string> pk = placement_of(command);
+    const std::optional<std::string> pk = command_pk(command);
     if (!pk || range_contains(range_, *pk)) return Status::ok();
     return Status(Errc::stale_epoch,
                   fmt::format("shard {} (epoch {}) does not own placement key {}: {}", range_.id(),

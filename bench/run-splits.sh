@@ -38,7 +38,7 @@ biggest() {
 : > "$work/splits.txt"
 for _ in $(seq 1 "$splits"); do
   # Paced by the bench, not synchronisation: spread the splits over the fill.
-  sleep "$(( objects / 2000 / (splits + 1) + 1 ))"
+  sleep "$(( objects / 5000 / (splits + 1) + 1 ))"
   kill -0 "$fill" 2>/dev/null || break
   id=$(biggest)
   t0=$(date +%s%N)

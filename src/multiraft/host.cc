@@ -182,12 +182,13 @@ Status Host::add_group(GroupId id, const std::set<NodeId>& initial_voters, Group
     return Status::ok();
 }
 
-Status Host::add_group_running(GroupId id, GroupStateMachine& sm) {
-    if (!started_) return add_group(id, {}, sm);
+Status Host::add_group_running(GroupId id, GroupStateMachine& sm,
+                               const std::set<NodeId>& initial_voters) {
+    if (!started_) return add_group(id, initial_voters, sm);
     if (stopping_) return Status(Errc::aborted, "node stopping");
     return run_on_io([&]() -> Status {
         if (find(id)) return Status::already_exists(fmt::format("group {} is here", id.value()));
-        CLEAVE_ASSIGN_OR_RETURN(auto g, make_group(id, {}, sm));
+        CLEAVE_ASSIGN_OR_RETURN(auto g, make_group(id, initial_voters, sm));
         Group* gp = g.get();
         // Under the lock, so that stop() (which sets stopping_ first, then
         // walks the groups under the shared lock) either sees this group

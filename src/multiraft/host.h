@@ -105,9 +105,11 @@ class Host {
     // Joins a group while running: this node becomes a new replica of an
     // existing group (the leader adds it as a learner). It starts from its
     // own state if it has any, else empty, and catches up from the leader's
-    // log or a snapshot. Any thread; before start() it is add_group with no
-    // initial voters.
-    Status add_group_running(GroupId group, GroupStateMachine& sm);
+    // log or a snapshot. Any thread; before start() it is add_group. With
+    // `initial_voters`, a group that has no state here bootstraps with them,
+    // as at cluster start (a split's child, born on every parent replica).
+    Status add_group_running(GroupId group, GroupStateMachine& sm,
+                             const std::set<NodeId>& initial_voters = {});
     // Leader only: moves the group to `voters` and `learners` (through a
     // joint configuration when voters change) and waits until the change is
     // applied here. not_leader on a follower; unavailable while another

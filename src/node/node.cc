@@ -84,6 +84,8 @@ Status Node::start() {
     ho.dir = raft_dir;
     host_ = std::make_unique<multiraft::Host>(io_, *transport_, ho);
     CLEAVE_RETURN_IF_ERROR(host_->open());
+    split_groups_ = std::make_unique<SplitGroups>(config_.data_dir, config_.engine, *host_,
+                                                  *remote_, config_.id);
     // Placement: the first k members in id order (config_.members is sorted).
     for (const auto& [id, addr] : config_.members) {
         if (meta_voters_.size() < std::max<size_t>(config_.meta_replicas, 1))
@@ -167,9 +169,20 @@ Status Node::start() {
         meta_serving_ = std::make_unique<ServingPath>(false, *meta_view_, *meta_remote_,
                                                       *meta_view_, *meta_remote_);
     }
+    // Shards split off before a restart are hosted again (before the host
+    // starts: the parent's replay of a Split must find its child here).
+    CLEAVE_RETURN_IF_ERROR(split_groups_->open_existing());
+    NodeRoutingHooks hooks;
+    hooks.cached_map = [this] {
+        std::lock_guard lock(placement_mu_);
+        return data_map_cache_;
+    };
+    hooks.refresh = [this] { (void)refresh_shard_map(); };
+    hooks.local = [this](uint64_t id) { return local_route(id); };
+    routing_ = std::make_unique<NodeRouting>(*remote_, spreader_, config_.id.value(),
+                                             std::move(hooks));
     service_ = std::make_unique<service::LocalObjectService>(
-        serving_->engine(), *chunks_, serving_->replica(), SystemClock::instance(), so,
-        chunk_source_.get(), replicator_.get(),
+        *routing_, *chunks_, SystemClock::instance(), so, chunk_source_.get(), replicator_.get(),
         service::MetaShard{&meta_serving_->replica(), &meta_serving_->engine()});
 
     host_->start();
@@ -308,7 +321,7 @@ Status Node::join_meta_shard() {
 Status Node::host_data_shard(const std::set<NodeId>& initial_voters, bool running) {
     std::lock_guard lock(placement_mu_);
     if (hosts_data()) return Status::ok();
-    CLEAVE_ASSIGN_OR_RETURN(auto group, ShardGroup::open(*engine_));
+    CLEAVE_ASSIGN_OR_RETURN(auto group, ShardGroup::open(*engine_, split_groups_.get()));
     group->set_on_install([this] {
         {
             std::lock_guard lock(repair_mu_);
@@ -359,8 +372,10 @@ Result<std::string> Node::serve_blocking(std::string_view b) {
     switch (kind) {
         case multiraft::wire::kPropose: {
             CLEAVE_ASSIGN_OR_RETURN(auto req, parse_forward_request(b));
+            HostedChild* child = split_groups_->find(req.first);
             RaftReplica* r = req.first == kShard  ? data_replica_here()
                              : req.first == kMeta ? meta_replica_here()
+                             : child              ? child->replica.get()
                                                   : nullptr;
             if (!r) return not_hosted(req.first);
             return r->propose_here(std::move(req.second));
@@ -368,13 +383,16 @@ Result<std::string> Node::serve_blocking(std::string_view b) {
         case multiraft::wire::kKvRead: {
             CLEAVE_ASSIGN_OR_RETURN(KvRead req, parse_kv_read(b));
             const GroupId g{req.group()};
+            HostedChild* child = split_groups_->find(g);
             RaftReplica* r = g == kShard  ? data_replica_here()
                              : g == kMeta ? meta_replica_here()
+                             : child      ? child->replica.get()
                                           : nullptr;
             if (!r) return not_hosted(g);
             CLEAVE_RETURN_IF_ERROR(r->read_barrier());
             reads_served_.fetch_add(1, std::memory_order_relaxed);
-            return serve_kv_read(g == kShard ? *engine_ : *meta_engine_, req);
+            storage::Engine& e = g == kShard ? *engine_ : g == kMeta ? *meta_engine_ : *child->engine;
+            return serve_kv_read(e, req);
         }
         case multiraft::wire::kChunkPut:
         case multiraft::wire::kChunkGet:
@@ -465,7 +483,12 @@ Result<std::string> Node::status_json() {
     }
     out += "],\"shards\":[";
     first = true;
-    for (GroupId g : {kMeta, kShard}) {
+    // The meta shard, the first data shard, and any shard split off it.
+    std::set<uint64_t> groups = {kMeta.value(), kShard.value()};
+    for (const auto& [id, nr] : reports)
+        for (const auto& gr : nr.groups()) groups.insert(gr.group());
+    for (uint64_t gid : groups) {
+        const GroupId g{gid};
         // The leader: the highest term's claim among the reports.
         uint64_t leader = 0, term = 0, leader_commit = 0;
         for (const auto& [id, nr] : reports) {
@@ -615,6 +638,21 @@ Result<std::string> Node::admin(const std::string& method, const std::string& pa
                     on ? "draining: its replicas move elsewhere" : "no longer draining");
         return fmt::format("{{\"node\":{},\"draining\":{}}}\n", id, on ? "true" : "false");
     }
+    if (path == "split" && method == "POST") {
+        const std::string* id = find_param(query, "shard");
+        char* end = nullptr;
+        const uint64_t shard = id ? std::strtoull(id->c_str(), &end, 10) : 0;
+        if (!id || id->empty() || *end != '\0' || shard == 0)
+            return Status::invalid_argument("split needs shard=N (a data shard id)");
+        std::optional<std::string> key;
+        if (const std::string* hex = find_param(query, "key"); hex && !hex->empty()) {
+            std::string raw;
+            if (!from_hex(*hex, &raw))
+                return Status::invalid_argument("key must be a placement key in hex");
+            key = std::move(raw);
+        }
+        return split_shard(shard, std::move(key));
+    }
     if (path == "compact" && method == "POST") {
         if (!hosts_data()) return not_hosted(kShard);
         CLEAVE_RETURN_IF_ERROR(host_->compact(kShard));
@@ -626,7 +664,8 @@ Result<std::string> Node::admin(const std::string& method, const std::string& pa
 }
 
 uint64_t Node::group_leader(GroupId g) {
-    if ((g == kShard && serves_data_locally()) || (g == kMeta && serves_meta_locally()))
+    if ((g == kShard && serves_data_locally()) || (g == kMeta && serves_meta_locally()) ||
+        split_groups_->find(g))
         return host_->leader(g).value();
     // A gateway: the first replica that answers names the leader it knows.
     for (uint64_t voter : current_voters(g)) {
@@ -651,6 +690,12 @@ std::optional<GroupReport> Node::group_report(uint64_t node, GroupId g) {
 
 Result<std::vector<shard::ShardDescriptor>> Node::refresh_shard_map() {
     CLEAVE_ASSIGN_OR_RETURN(auto map, shard::Reader(meta_view()).shard_map());
+    {
+        std::lock_guard lock(placement_mu_);
+        data_map_cache_.clear();
+        for (const auto& d : map)
+            if (d.id() != kMeta.value()) data_map_cache_.push_back(d);
+    }
     // Whom a gateway asks, and whether this node's replica is still one.
     for (const auto& d : map) {
         if (d.id() != kShard.value() || d.replicas().empty()) continue;
@@ -826,6 +871,7 @@ void Node::heartbeat_loop() {
         bool decided = true;
         if (serves_meta_locally() && ask) decided = check_meta_membership();
         if (!serves_meta_locally()) refresh_meta_voters();
+        if (!split_groups_->ids().empty()) record_split_children();
         if (serves_data_locally()) {
             auto map = refresh_shard_map();
             const Membership m = ask ? ask_membership(kShard) : Membership::member;

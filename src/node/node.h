@@ -51,9 +51,11 @@
 #include "node/raft_replica.h"
 #include "node/remote.h"
 #include "node/remote_engine.h"
+#include "node/node_routing.h"
 #include "node/remote_replica.h"
 #include "node/serving_path.h"
 #include "node/shard_group.h"
+#include "node/split_groups.h"
 #include "rpc/transport.h"
 #include "service/local_object_service.h"
 #include "storage/engine.h"
@@ -156,8 +158,19 @@ class Node {
     // Serves the data shard remotely once this node's replica was removed
     // from the group's configuration (drain, rebalance).
     void check_membership();
-    // Reads the shard map (meta_view) and keeps the data shard's replicas.
+    // Reads the shard map (meta_view) and keeps the data shard's replicas
+    // and every data shard's descriptor (routing_).
     Result<std::vector<shard::ShardDescriptor>> refresh_shard_map();
+    // POST split?shard=N[&key=HEX]: Split proposed to shard N (at KEY, or
+    // where a replica here halves it), then both descriptors recorded in
+    // the meta shard, the new one first (routing follows the map).
+    Result<std::string> split_shard(uint64_t shard, std::optional<std::string> key);
+    // This node's own way to data shard `id` for the service, if any.
+    std::optional<service::ShardRoute> local_route(uint64_t id);
+    // A split's new shard whose leader is here but which the shard map does
+    // not list (the node that proposed the split died before recording it):
+    // record it from its own range record.
+    void record_split_children();
     // A node without a meta replica: learns the meta shard's voters.
     void refresh_meta_voters();
     // The hosted groups all know a leader (a gateway's groups are not hosted).
@@ -216,6 +229,11 @@ class Node {
     std::unique_ptr<RemoteReplica> meta_remote_;
     std::unique_ptr<ServingPath> serving_;
     std::unique_ptr<ServingPath> meta_serving_;
+    // Shards split off the data shards hosted here, and the service's
+    // routing over every data shard of the map.
+    std::unique_ptr<SplitGroups> split_groups_;
+    std::unique_ptr<NodeRouting> routing_;
+    std::vector<shard::ShardDescriptor> data_map_cache_;  // guarded by placement_mu_
     std::atomic<uint64_t> reads_served_{0};
     std::atomic<int64_t> last_heartbeat_ok_ms_{0};
     // Set once a leader confirmed (or refuted) each hosted replica's

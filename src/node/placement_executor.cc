@@ -171,6 +171,11 @@ Status Node::placement_step() {
                 state.nodes.push_back(meta::NodeState{m.node()});
         }
     }
+    // Only the first data shard's replicas move today: shards split off it
+    // keep the voters they were born with (split_groups.h), so the driver
+    // sees the first shard alone - balancing it against pinned shards would
+    // move it for nothing.
+    std::erase_if(state.shards, [](const meta::ShardState& sh) { return sh.id != kShard.value(); });
     meta::DriverOptions o;
     o.replication = config_.replicas;
     const meta::Plan plan = meta::plan(state, o);

@@ -5,8 +5,9 @@
 
 namespace cleave::node {
 
-Result<std::unique_ptr<ShardGroup>> ShardGroup::open(storage::Engine& engine) {
-    std::unique_ptr<ShardGroup> g(new ShardGroup(engine));
+Result<std::unique_ptr<ShardGroup>> ShardGroup::open(storage::Engine& engine,
+                                                     shard::SplitHost* split_host) {
+    std::unique_ptr<ShardGroup> g(new ShardGroup(engine, split_host));
     CLEAVE_RETURN_IF_ERROR(g->sm_.load_applied_index().status());
     return g;
 }

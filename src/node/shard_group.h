@@ -16,7 +16,9 @@ namespace cleave::node {
 
 class ShardGroup final : public multiraft::GroupStateMachine {
   public:
-    static Result<std::unique_ptr<ShardGroup>> open(storage::Engine& engine);
+    // `split_host` (may be null: Split refused) makes the child of a Split.
+    static Result<std::unique_ptr<ShardGroup>> open(storage::Engine& engine,
+                                                    shard::SplitHost* split_host = nullptr);
 
     uint64_t applied_index() const override { return sm_.applied_index(); }
     Result<std::string> apply(uint64_t index, std::string_view command) override;
@@ -27,7 +29,8 @@ class ShardGroup final : public multiraft::GroupStateMachine {
     void set_on_install(std::function<void()> f) { on_install_ = std::move(f); }
 
   private:
-    explicit ShardGroup(storage::Engine& engine) : engine_(engine), sm_(engine) {}
+    ShardGroup(storage::Engine& engine, shard::SplitHost* split_host)
+        : engine_(engine), sm_(engine, split_host) {}
     storage::Engine& engine_;
     shard::StateMachine sm_;
     std::function<void()> on_install_;

@@ -120,11 +120,18 @@ LocalObjectService::~LocalObjectService() {
 namespace {
 
 // A split can move a key between the routing table's read and the shard's
-// answer; a few rounds always find the owner (splits are rare and each one
-// is recorded before its shards answer for the new ranges).
-constexpr int kStaleRetries = 8;
+// answer, and on a cluster the map records a new shard a moment after the
+// split applied: a few rounds, backing off from 10 ms to 0.5 s (about 2 s
+// in all), find the owner.
+constexpr int kStaleRetries = 10;
 
 bool is_stale(const Status& s) { return s.code() == Errc::stale_epoch; }
+
+void stale_backoff(int attempt) {
+    if (attempt < 2) return;
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::min(500, 10 << std::min(attempt - 2, 6))));
+}
 
 }  // namespace
 
@@ -133,6 +140,7 @@ auto LocalObjectService::retry_stale(Op op) -> decltype(op()) {
     for (int attempt = 1;; ++attempt) {
         auto r = op();
         if (r.is_ok() || !is_stale(r.status()) || attempt == kStaleRetries) return r;
+        stale_backoff(attempt);
         routing_.refresh();
     }
 }
@@ -175,6 +183,7 @@ Result<shard::ApplyOutcome> LocalObjectService::propose(shard::Command command) 
         }
         const bool stale = r.is_ok() ? is_stale(r->status) : is_stale(r.status());
         if (!stale || attempt == kStaleRetries) return r;
+        stale_backoff(attempt);
         routing_.refresh();
     }
 }

@@ -239,6 +239,7 @@ ApplyOutcome StateMachine::apply_split(const Split& c, storage::WriteBatch& b) {
     // Both halves keep everything else the descriptor says (e.g. replicas:
     // the child is born on the parent's replicas).
     ShardDescriptor child = range;
+    if (c.voters_size() > 0) child.mutable_replicas()->Assign(c.voters().begin(), c.voters().end());
     child.set_id(c.new_shard());
     child.set_start(key);
     child.set_epoch(range.epoch() + 1);

@@ -26,6 +26,7 @@ of a cluster.
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import json
 import os
@@ -127,6 +128,22 @@ def _proc_alive(pid: int) -> bool:
     # Field 3, after the parenthesised command name (which may hold spaces).
     state = stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3]
     return state not in (b"Z", b"X")
+
+
+def _lock_free(path: Path) -> bool:
+    """True if nobody holds the flock on `path` (as `cleave` takes it)."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _proc_cmdline(pid: int) -> list[str]:
@@ -373,6 +390,10 @@ class LocalCluster:
             self._restarted[k].wait()
         else:
             wait_for(lambda: not _proc_alive(pid), 10, f"node {k} (pid {pid}) to die")
+        # The main thread turns zombie before the others have exited; the
+        # data directory's lock goes with the last of them.
+        wait_for(lambda: _lock_free(self.node_dir(k) / "LOCK"), 10,
+                 f"node {k}'s data directory lock to be released")
         self._killed.add(k)
         self._partitioned.discard(k)   # a failpoint lives in memory only
 

@@ -1,0 +1,135 @@
+// Node: data shards split off the first one (split_groups.h) — the
+// service's local routes to them and `cleave admin split` on a cluster.
+
+#include <algorithm>
+
+#include <fmt/ranges.h>
+
+#include "common/clock.h"
+#include "common/hash.h"
+#include "common/logging.h"
+#include "node/node.h"
+#include "shard/shard_range.h"
+#include "shard/split_key.h"
+
+namespace cleave::node {
+
+namespace {
+
+std::shared_ptr<spdlog::logger> log() {
+    static auto l = module_logger("node");
+    return l;
+}
+
+std::string descriptor_json(const shard::ShardDescriptor& d) {
+    std::string replicas;
+    for (int i = 0; i < d.replicas_size(); ++i)
+        replicas += fmt::format("{}{}", i ? "," : "", d.replicas(i));
+    return fmt::format("{{\"id\":{},\"start\":\"{}\",\"end\":\"{}\",\"epoch\":{},\"replicas\":[{}]}}",
+                       d.id(), to_hex(d.start()), to_hex(d.end()), d.epoch(), replicas);
+}
+
+}  // namespace
+
+std::optional<service::ShardRoute> Node::local_route(uint64_t id) {
+    service::ShardRoute r;
+    r.id = id;
+    if (id == kShard.value()) {
+        // The first data shard: its serving path (local while this node is
+        // a member of the group, remote otherwise).
+        r.engine = &serving_->engine();
+        r.replica = &serving_->replica();
+        return r;
+    }
+    HostedChild* c = split_groups_->find(GroupId{id});
+    if (!c) return std::nullopt;
+    r.engine = c->engine.get();
+    r.replica = c->replica.get();
+    return r;
+}
+
+void Node::record_split_children() {
+    for (GroupId g : split_groups_->ids()) {
+        if (host_->leader(g) != config_.id) continue;
+        {
+            std::lock_guard lock(placement_mu_);
+            if (data_map_cache_.empty() ||
+                std::any_of(data_map_cache_.begin(), data_map_cache_.end(),
+                            [&](const auto& d) { return d.id() == g.value(); }))
+                continue;
+        }
+        HostedChild* c = split_groups_->find(g);
+        auto range = shard::read_range(*c->engine);
+        if (!range.is_ok() || !*range) continue;
+        shard::Command put;
+        put.set_time_ms(SystemClock::instance().now_unix_ms());
+        *put.mutable_put_shard()->mutable_shard() = **range;
+        put.mutable_put_shard()->set_only_if_absent(true);
+        auto r = meta_serving_->replica().propose(std::move(put));
+        if (r.is_ok() && r->status.is_ok())
+            log()->warn("shard map: recorded shard {}, split off but never recorded", g.value());
+    }
+}
+
+Result<std::string> Node::split_shard(uint64_t id, std::optional<std::string> key) {
+    CLEAVE_ASSIGN_OR_RETURN(auto map, refresh_shard_map());
+    auto it = std::find_if(map.begin(), map.end(), [&](const auto& d) { return d.id() == id; });
+    if (it == map.end() || id == kMeta.value())
+        return Status::invalid_argument(fmt::format("no data shard {} in the shard map", id));
+    const shard::ShardDescriptor parent = *it;
+    uint64_t child = kShard.value() + 1;
+    for (const auto& d : map) child = std::max(child, d.id() + 1);
+
+    if (!key) {
+        // Halving needs the data: a replica of the shard on this node.
+        storage::Engine* e = nullptr;
+        if (id == kShard.value() && serves_data_locally()) e = engine_.get();
+        if (HostedChild* c = split_groups_->find(GroupId{id})) e = c->engine.get();
+        if (!e)
+            return Status::invalid_argument(fmt::format(
+                "shard {} has no replica on this node to choose a split key: give KEY, or ask "
+                "one of nodes {}",
+                id, fmt::join(parent.replicas(), ",")));
+        CLEAVE_ASSIGN_OR_RETURN(auto own, shard::read_range(*e));
+        shard::ShardDescriptor range = own.value_or(parent);
+        CLEAVE_ASSIGN_OR_RETURN(key, shard::choose_split_key(*e, range));
+        if (!key)
+            return Status::invalid_argument(fmt::format("shard {} holds too few objects to split", id));
+    }
+
+    // The Split, through the shard's leader; its voters go with it, so every
+    // replica starts the new shard's group with the same set.
+    const std::vector<service::ShardRoute> table = routing_->table();
+    auto route = std::find_if(table.begin(), table.end(), [&](const auto& r) { return r.id == id; });
+    if (route == table.end()) return Status::unavailable(fmt::format("no route to shard {}", id));
+    shard::Command c;
+    c.set_time_ms(SystemClock::instance().now_unix_ms());
+    c.mutable_split()->set_key(*key);
+    c.mutable_split()->set_new_shard(child);
+    for (uint64_t v : parent.replicas()) c.mutable_split()->add_voters(v);
+    CLEAVE_ASSIGN_OR_RETURN(auto outcome, route->replica->propose(std::move(c)));
+    CLEAVE_RETURN_IF_ERROR(outcome.status);
+
+    // The map: the new shard first (until then its keys route to the
+    // parent, which refuses them: clients retry), then the parent's cut.
+    shard::ShardDescriptor born = parent;
+    born.set_id(child);
+    born.set_start(*key);
+    born.set_epoch(parent.epoch() + 1);
+    shard::ShardDescriptor cut = parent;
+    cut.set_end(*key);
+    cut.set_epoch(parent.epoch() + 1);
+    for (const auto& d : {born, cut}) {
+        shard::Command put;
+        put.set_time_ms(SystemClock::instance().now_unix_ms());
+        *put.mutable_put_shard()->mutable_shard() = d;
+        CLEAVE_ASSIGN_OR_RETURN(auto recorded, meta_serving_->replica().propose(std::move(put)));
+        CLEAVE_RETURN_IF_ERROR(recorded.status);
+    }
+    (void)refresh_shard_map();
+    log()->info("shard {} split at {}: shard {} {}", id, to_hex(*key), child,
+                shard::describe_range(born));
+    return fmt::format("{{\"split\":{},\"new\":{}}}\n", id, descriptor_json(born));
+}
+
+}  // namespace cleave::node

@@ -19,6 +19,9 @@ void add_cluster_tuning_options(CLI::App& cmd, ClusterTuning& t) {
     cmd.add_option("--down-after-ms", t.down_after_ms,
                    "A node silent this long counts as down (registry, placement)")
         ->check(CLI::Range(int64_t{1000}, int64_t{3600000}));
+    cmd.add_option("--split-bytes", t.split_bytes,
+                   "Split a data shard in half once its objects hold this many bytes (the meta "
+                   "shard's leader decides; needs --placement on); 0 = only by hand");
     cmd.add_option("--placement", t.placement,
                    "on: the meta shard's leader re-replicates and drains data shards")
         ->check(CLI::IsMember({"on", "off"}));
@@ -31,6 +34,7 @@ std::vector<std::string> cluster_tuning_args(const ClusterTuning& t) {
             "--replicas",         std::to_string(t.replicas),
             "--meta-replicas",    std::to_string(t.meta_replicas),
             "--down-after-ms",    std::to_string(t.down_after_ms),
+            "--split-bytes",      std::to_string(t.split_bytes),
             "--placement",        t.placement};
 }
 

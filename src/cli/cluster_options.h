@@ -19,6 +19,7 @@ struct ClusterTuning {
     size_t meta_replicas = 3;           // voters of the meta shard
     int64_t down_after_ms = 30000;      // a silent node counts as down after this
     std::string placement = "on";       // re-replication and balancing by the meta leader
+    uint64_t split_bytes = 0;           // split a data shard past this many bytes; 0 = by hand
 };
 
 void add_cluster_tuning_options(CLI::App& cmd, ClusterTuning& t);

@@ -41,7 +41,7 @@ int fail(const std::string& what) {
 
 }  // namespace
 
-void add_dev_options(CLI::App& cmd, DevOptions& o) {
+void add_dev_options(CLI::App& cmd, DevOptions& o, bool one_node) {
     cmd.add_option("--data", o.data_dir, "Data directory (created if missing)");
     cmd.add_option("--listen", o.listen, "S3 endpoint address HOST:PORT");
     cmd.add_option("--engine", o.engine, "Storage engine: rocksdb (default) or redis")
@@ -65,6 +65,7 @@ void add_dev_options(CLI::App& cmd, DevOptions& o) {
     cmd.add_option("--gc-grace-seconds", o.gc_grace_s,
                    "Unreferenced chunks younger than this stay");
     cmd.add_option("--gc-interval-seconds", o.gc_interval_s, "Chunk GC period; 0 = never");
+    if (!one_node) return;
     cmd.add_option("--split-bytes", o.split_bytes,
                    "Split a shard in half once its objects hold this many bytes; 0 = only by "
                    "hand (cleave admin split)");

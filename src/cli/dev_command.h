@@ -30,7 +30,9 @@ struct DevOptions {
     int64_t split_check_ms = 1000;  // how often shards are measured against it
 };
 
-void add_dev_options(CLI::App& cmd, DevOptions& options);
+// `one_node`: with the one-node store's split options (a cluster member
+// takes --split-bytes from the cluster tuning instead).
+void add_dev_options(CLI::App& cmd, DevOptions& options, bool one_node = true);
 
 // Runs until SIGTERM or SIGINT; returns the process exit code.
 int run_dev(const DevOptions& options);

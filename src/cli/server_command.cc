@@ -39,7 +39,7 @@ Status write_pid_file(const std::string& path) {
 }  // namespace
 
 void add_server_options(CLI::App& cmd, ServerOptions& o) {
-    add_dev_options(cmd, o.base);
+    add_dev_options(cmd, o.base, /*one_node=*/false);
     cmd.add_option("--join", o.join,
                    "Cluster addresses of the initial members: HOST:PORT,HOST:PORT,... or one "
                    "DNS name HOST:PORT with several addresses")
@@ -127,6 +127,7 @@ int run_server(const ServerOptions& o) {
     nc.meta_replicas = o.tuning.meta_replicas;
     nc.down_after_ms = o.tuning.down_after_ms;
     nc.placement = o.tuning.placement == "on";
+    nc.split_bytes = o.tuning.split_bytes;
     nc.raft.snapshot_entries = o.tuning.snapshot_entries;
     nc.raft.trailing_entries = o.tuning.log_window;
     nc.service.gc_grace_ms = b.gc_grace_s * 1000;

@@ -18,5 +18,6 @@ inline constexpr char kKvRead = 'K';            // a linearizable read on a repl
 inline constexpr char kHostGroup = 'H';         // become a new replica of a group (placement)
 inline constexpr char kChangeMembership = 'M';  // on a group's leader: add/promote/remove
 inline constexpr char kRepairChunks = 'F';      // fetch every chunk this node's shard lacks
+inline constexpr char kSplitKey = 'Y';          // the key that halves a data shard here
 
 }  // namespace cleave::multiraft::wire

@@ -413,6 +413,10 @@ Result<std::string> Node::serve_blocking(std::string_view b) {
         }
         case multiraft::wire::kChangeMembership:
             return change_membership(b);
+        case multiraft::wire::kSplitKey: {
+            if (b.size() != 9) return Status::invalid_argument("bad split key request");
+            return split_key_here(GroupId{shard::keys::parse_be64(b.substr(1))});
+        }
         case multiraft::wire::kRepairChunks: {
             if (!hosts_data()) return not_hosted(kShard);
             size_t fetched = 0, failed = 0;
@@ -801,21 +805,7 @@ Status Node::heartbeat() {
         n->set_capacity_bytes(space.capacity);
         n->set_used_bytes(space.capacity - space.available);
     }
-    // The data shard's size and write rate, reported by its leader.
-    if (hosts_data() && host_->leader(kShard) == config_.id) {
-        const int64_t now = c.time_ms();
-        const uint64_t applied = host_->status(kShard).applied;
-        auto* load = n->add_shards();
-        load->set_shard(kShard.value());
-        load->set_measured_ms(now);
-        if (auto size = engine_->approximate_size("", "\xff"); size.is_ok())
-            load->set_size_bytes(*size);
-        if (load_ms_ != 0 && now > load_ms_ && applied >= load_applied_)
-            load->set_writes_per_s(static_cast<double>(applied - load_applied_) * 1000.0 /
-                                   static_cast<double>(now - load_ms_));
-        load_ms_ = now;
-        load_applied_ = applied;
-    }
+    report_loads(*n, c.time_ms());
     shard::Replica& meta_replica = meta_serving_->replica();
     // A standalone gateway is no member: nothing to register, it only
     // follows the shard map (and its health is reaching it).

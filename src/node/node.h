@@ -78,6 +78,7 @@ struct NodeConfig {
     size_t meta_replicas = 3;               // voters of the meta shard
     int64_t down_after_ms = 30000;          // a node silent this long counts as down
     bool placement = true;                  // the meta leader carries out the driver's plan
+    uint64_t split_bytes = 0;               // the meta leader splits data shards past this
     // A standalone gateway (`cleave gateway`): not a member, hosts nothing,
     // registers nothing; dials the members and serves S3 through them.
     bool gateway_only = false;
@@ -202,6 +203,10 @@ class Node {
     // proposes the initial shard map if the meta shard has none.
     void heartbeat_loop();
     Status heartbeat();
+    // The size and write rate of each data shard led here, for the registry.
+    void report_loads(shard::NodeRecord& n, int64_t now);
+    // kSplitKey: the key that halves data shard `group` on this replica.
+    Result<std::string> split_key_here(GroupId group);
 
     static constexpr GroupId kMeta{0};
     static constexpr GroupId kShard{1};
@@ -247,9 +252,17 @@ class Node {
     std::vector<uint64_t> data_replicas_cache_;  // the shard map's replicas of the data shard
     std::vector<uint64_t> meta_replicas_cache_;  // the meta shard's voters, as a replica reported
     std::thread placement_thread_;
-    // The previous load measurement (heartbeat thread only).
-    int64_t load_ms_ = 0;
-    uint64_t load_applied_ = 0;
+    // The previous load measurement of each data shard led here (heartbeat
+    // thread only): when, at which applied index, and the bytes measured.
+    struct LoadMark {
+        int64_t ms = 0;
+        uint64_t applied = 0;
+        uint64_t bytes = 0;
+    };
+    std::map<uint64_t, LoadMark> load_marks_;
+    // When the placement loop last split each shard: a shard's reported
+    // size counts again only once measured after that (placement thread).
+    std::map<uint64_t, int64_t> split_at_ms_;
     std::unique_ptr<PeerChunkReplicator> replicator_;
     std::unique_ptr<PeerChunkSource> chunk_source_;
     std::unique_ptr<service::LocalObjectService> service_;

@@ -8,7 +8,9 @@
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/logging.h"
+#include "multiraft/wire.h"
 #include "node/node.h"
+#include "shard/record_keys.h"
 #include "shard/shard_range.h"
 #include "shard/split_key.h"
 
@@ -71,6 +73,45 @@ void Node::record_split_children() {
     }
 }
 
+Result<std::string> Node::split_key_here(GroupId group) {
+    storage::Engine* e = nullptr;
+    if (group == kShard && serves_data_locally()) e = engine_.get();
+    if (HostedChild* c = split_groups_->find(group)) e = c->engine.get();
+    if (!e) return Status::not_found(fmt::format("no replica of shard {} here", group.value()));
+    CLEAVE_ASSIGN_OR_RETURN(auto own, shard::read_range(*e));
+    CLEAVE_ASSIGN_OR_RETURN(auto key, shard::choose_split_key(*e, own.value_or(shard::ShardDescriptor())));
+    if (!key)
+        return Status::invalid_argument(
+            fmt::format("shard {} holds too few objects to split", group.value()));
+    return *key;
+}
+
+void Node::report_loads(shard::NodeRecord& n, int64_t now) {
+    std::vector<std::pair<GroupId, storage::Engine*>> led;
+    if (hosts_data() && host_->leader(kShard) == config_.id) led.push_back({kShard, engine_.get()});
+    for (GroupId g : split_groups_->ids())
+        if (host_->leader(g) == config_.id) led.push_back({g, split_groups_->find(g)->engine.get()});
+    for (const auto& [g, engine] : led) {
+        const uint64_t applied = host_->status(g).applied;
+        LoadMark& mark = load_marks_[g.value()];
+        auto* load = n.add_shards();
+        load->set_shard(g.value());
+        load->set_measured_ms(now);
+        // The objects' weight (shard::shard_bytes, what a split halves),
+        // measured again only when the shard applied something: it reads
+        // the whole shard.
+        if (applied != mark.applied || mark.ms == 0) {
+            if (auto bytes = shard::shard_bytes(*engine); bytes.is_ok()) mark.bytes = *bytes;
+        }
+        load->set_size_bytes(mark.bytes);
+        if (mark.ms != 0 && now > mark.ms && applied >= mark.applied)
+            load->set_writes_per_s(static_cast<double>(applied - mark.applied) * 1000.0 /
+                                   static_cast<double>(now - mark.ms));
+        mark.ms = now;
+        mark.applied = applied;
+    }
+}
+
 Result<std::string> Node::split_shard(uint64_t id, std::optional<std::string> key) {
     CLEAVE_ASSIGN_OR_RETURN(auto map, refresh_shard_map());
     auto it = std::find_if(map.begin(), map.end(), [&](const auto& d) { return d.id() == id; });
@@ -81,20 +122,24 @@ Result<std::string> Node::split_shard(uint64_t id, std::optional<std::string> ke
     for (const auto& d : map) child = std::max(child, d.id() + 1);
 
     if (!key) {
-        // Halving needs the data: a replica of the shard on this node.
-        storage::Engine* e = nullptr;
-        if (id == kShard.value() && serves_data_locally()) e = engine_.get();
-        if (HostedChild* c = split_groups_->find(GroupId{id})) e = c->engine.get();
-        if (!e)
-            return Status::invalid_argument(fmt::format(
-                "shard {} has no replica on this node to choose a split key: give KEY, or ask "
-                "one of nodes {}",
-                id, fmt::join(parent.replicas(), ",")));
-        CLEAVE_ASSIGN_OR_RETURN(auto own, shard::read_range(*e));
-        shard::ShardDescriptor range = own.value_or(parent);
-        CLEAVE_ASSIGN_OR_RETURN(key, shard::choose_split_key(*e, range));
-        if (!key)
-            return Status::invalid_argument(fmt::format("shard {} holds too few objects to split", id));
+        // Halving needs the data: a replica of the shard chooses (this one
+        // when it holds one).
+        Status last = Status::unavailable("no replica answered");
+        std::vector<uint64_t> ask(parent.replicas().begin(), parent.replicas().end());
+        std::stable_partition(ask.begin(), ask.end(),
+                              [&](uint64_t n) { return n == config_.id.value(); });
+        for (uint64_t n : ask) {
+            const std::string req = std::string(1, multiraft::wire::kSplitKey) + shard::keys::be64(id);
+            auto r = n == config_.id.value() ? split_key_here(GroupId{id})
+                                             : remote_->call(n, req, std::chrono::seconds(30));
+            if (r.is_ok()) {
+                key = std::move(*r);
+                break;
+            }
+            last = r.status();
+            if (last.code() == Errc::invalid_argument) return last;  // too few objects
+        }
+        if (!key) return last;
     }
 
     // The Split, through the shard's leader; its voters go with it, so every

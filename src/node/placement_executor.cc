@@ -160,6 +160,29 @@ Status Node::placement_step() {
     // recorded with the next epoch before anything else is decided.
     CLEAVE_RETURN_IF_ERROR(record_voters(view, gr));
 
+    // Splits (--split-bytes): a shard whose leader measured more than the
+    // threshold, and measured it after its last split, is halved; one per
+    // round, like every step.
+    if (config_.split_bytes > 0) {
+        for (const auto& d : view.shards) {
+            auto load = view.loads.find(d.id());
+            if (load == view.loads.end() || load->second.size_bytes() <= config_.split_bytes)
+                continue;
+            if (load->second.measured_ms() <= split_at_ms_[d.id()]) continue;
+            const int64_t now = SystemClock::instance().now_unix_ms();
+            auto done = split_shard(d.id(), std::nullopt);
+            split_at_ms_[d.id()] = now;
+            if (!done.is_ok()) {
+                if (done.status().code() != Errc::invalid_argument)
+                    log()->warn("placement: split of shard {} failed: {}", d.id(),
+                                done.status().to_string());
+                continue;
+            }
+            log()->info("placement: shard {} holds {} bytes (> {}): split", d.id(),
+                        load->second.size_bytes(), config_.split_bytes);
+            return Status::ok();
+        }
+    }
     meta::ClusterState state = driver_state(view);
     for (auto& sh : state.shards) {
         if (sh.id != kShard.value()) continue;

@@ -116,3 +116,30 @@ def test_shards_split_while_clients_write_through_every_node(cluster_factory):
     v = wl.verify_everywhere(cluster.endpoints(), bucket, acked, in_doubt)
     wl.assert_nothing_lost(v, refused, 0)
     print(f"node 2 restarted hosting shards {hosted}; every object reads back via all 4 nodes")
+
+
+def test_shards_split_by_size_under_writers(cluster_factory):
+    """`--split-bytes`: the meta shard's leader splits any shard whose leader
+    measured more than the threshold; writers through every node see no
+    failure, and every acknowledged object reads back through every node."""
+    seed = ch.seed_from_env()
+    cluster = cluster_factory(nodes=3, extra_args=["--split-bytes", "200000"])
+    bucket = "bysize"
+    wl.create_bucket(wl.client(cluster.node_endpoint(1)), bucket)
+    writers = wl.Writers([cluster.node_endpoint(k) for k in cluster.node_ids()], bucket, seed,
+                         threads=4, big_share=0.02)
+    writers.start()
+    try:
+        found = cluster.wait_for(lambda: (s := shards(cluster, 2)) and len(s) >= 4 and s, 180,
+                                 "4 shards split by size")
+        writers.wait_acks_started_after(time.monotonic(), 20, 60, "after the splits")
+    finally:
+        writers.stop()
+    check_ranges(found)
+    acked, in_doubt, refused = writers.snapshot()
+    assert writers.ledger.error_count == 0, "writes failed while shards split"
+    v = wl.verify_everywhere(cluster.endpoints(), bucket, acked, in_doubt)
+    wl.assert_nothing_lost(v, refused, writers.ledger.error_count)
+    final = shards(cluster, 3)
+    print(f"{len(final)} shards split by size ({[d['size'] for d in final]} bytes); "
+          f"{len(acked)} acknowledged objects read back via all 3 nodes")

@@ -47,6 +47,7 @@ std::vector<service::ShardRoute> NodeRouting::table() {
             RemoteShard& s = remote_shard(d.id());
             r.engine = s.engine.get();
             r.replica = s.replica.get();
+            r.checks_owner = true;
         }
         r.id = d.id();
         r.start = d.start();

@@ -41,6 +41,7 @@ std::optional<service::ShardRoute> Node::local_route(uint64_t id) {
         // a member of the group, remote otherwise).
         r.engine = &serving_->engine();
         r.replica = &serving_->replica();
+        r.checks_owner = !serving_->local();  // a remote view: its replica checks
         return r;
     }
     HostedChild* c = split_groups_->find(GroupId{id});

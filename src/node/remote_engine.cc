@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "multiraft/wire.h"
+#include "shard/routed_engine.h"
 
 namespace cleave::node {
 
@@ -49,6 +50,7 @@ class RemoteIterator final : public storage::Iterator {
         KvRead req;
         req.set_group(group_.value());
         req.set_key(from);
+        req.set_check_owner(true);
         if (options_.upper_bound) {
             req.set_upper(*options_.upper_bound);
             req.set_has_upper(true);
@@ -139,6 +141,9 @@ Result<KvResult> RemoteEngine::read(const KvRead& request) {
                                     : remote_.call(node, body, kReadCallTimeout);
             spreader_.end(node);
             if (!r.is_ok()) {
+                // The shard no longer owns what was asked: every replica
+                // would say so; the caller re-routes.
+                if (r.status().code() == Errc::stale_epoch) return r.status();
                 last = r.status();
                 continue;
             }
@@ -159,6 +164,7 @@ Result<std::optional<std::string>> RemoteEngine::get(std::string_view key,
     KvRead req;
     req.set_group(group_.value());
     req.set_key(std::string(key));
+    req.set_check_owner(true);
     CLEAVE_ASSIGN_OR_RETURN(KvResult r, read(req));
     if (!r.found()) return std::optional<std::string>();
     return std::optional<std::string>(std::move(*r.mutable_value()));
@@ -197,8 +203,25 @@ Result<KvRead> parse_kv_read(std::string_view body) {
 
 Result<std::string> serve_kv_read(storage::Engine& engine, const KvRead& request) {
     KvResult out;
+    // One snapshot for the ownership check and the read.
+    auto snap = engine.snapshot();
+    const std::string& key = request.key();
+    if (request.check_owner() && !key.empty() && shard::is_keyed_family(key[0])) {
+        // The placement keys read: the point's own, or the scan's [lower,
+        // upper) inside the family ("" = to the family's end).
+        std::string hi;
+        if (request.limit() == 0) {
+            hi = key.substr(1) + '\0';
+        } else if (request.has_upper() && !request.upper().empty() &&
+                   request.upper()[0] == key[0]) {
+            hi = request.upper().substr(1);
+        }
+        CLEAVE_RETURN_IF_ERROR(
+            shard::check_owns(engine, snap.get(), std::string_view(key).substr(1), hi,
+                              request.group()));
+    }
     if (request.limit() == 0) {
-        CLEAVE_ASSIGN_OR_RETURN(auto v, engine.get(request.key()));
+        CLEAVE_ASSIGN_OR_RETURN(auto v, engine.get(request.key(), snap.get()));
         if (v) {
             out.set_found(true);
             out.set_value(std::move(*v));
@@ -207,6 +230,7 @@ Result<std::string> serve_kv_read(storage::Engine& engine, const KvRead& request
     }
     storage::IterOptions io;
     io.lower_bound = request.key();
+    io.snapshot = snap.get();
     if (request.has_upper()) io.upper_bound = request.upper();
     auto it = engine.iterate(io);
     const uint32_t limit = std::min(request.limit(), kMaxPage);

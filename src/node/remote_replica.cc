@@ -38,7 +38,10 @@ Result<shard::ApplyOutcome> RemoteReplica::propose(shard::Command command) {
             leader_.store(target);
             return decode_outcome(*r);
         }
-        if (sent && r.status().code() != Errc::not_leader) {
+        // not_found: the node hosts no replica of the group (yet: a split's
+        // new group starts on its replicas one by one) - certainly not applied.
+        if (sent && r.status().code() != Errc::not_leader &&
+            r.status().code() != Errc::not_found) {
             leader_.store(0);  // in doubt; whoever leads next is found afresh
             return r.status();
         }

@@ -24,6 +24,9 @@ struct ShardRoute {
     std::string end;
     storage::Engine* engine = nullptr;  // the shard's state (a replica's, or a remote view)
     shard::Replica* replica = nullptr;  // proposals and read barriers
+    // The engine refuses reads its shard does not own by itself (a remote
+    // view whose replica checks in its own snapshot).
+    bool checks_owner = false;
 };
 
 class ShardRouting {

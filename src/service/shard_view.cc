@@ -9,11 +9,13 @@ ShardView::ShardView(std::vector<ShardRoute> table) : table_(std::move(table)) {
 }
 
 storage::Engine& ShardView::engine() {
-    const ShardRoute& only = table_.front();
-    if (table_.size() == 1 && only.start.empty() && only.end.empty()) return *only.engine;
+    // Always through the routed view, even for one shard owning everything:
+    // on a cluster the table may predate a split (the map lags), and only
+    // the shard's own range record, read in the same snapshot, can tell.
     if (!routed_) {
         std::vector<shard::RoutedShard> shards;
-        for (const auto& r : table_) shards.push_back({r.id, r.start, r.end, r.engine});
+        for (const auto& r : table_)
+            shards.push_back({r.id, r.start, r.end, r.engine, r.checks_owner});
         routed_ = std::make_unique<shard::RoutedEngine>(std::move(shards));
     }
     return *routed_;

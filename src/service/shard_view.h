@@ -1,9 +1,9 @@
 #pragma once
 // ShardView: one request's picture of the data shards — the routing table as
-// it was when the request began. Reads go to the engine it offers: the one
-// shard's own when that shard owns every key (no extra reads), else a
+// it was when the request began. Reads go to the engine it offers: a
 // RoutedEngine over all of them, which refuses a route a split made stale
-// (stale_epoch) instead of answering from the wrong shard.
+// (stale_epoch) instead of answering from the wrong shard — also with one
+// shard in the table, which on a cluster may predate a split.
 //
 // Threading: one request's; not shared.
 

@@ -90,10 +90,12 @@ class ChainIterator final : public storage::Iterator {
             own_snapshot_ = s.shard->engine->snapshot();
             snap = own_snapshot_.get();
         }
-        Status owned = check_owns(*s.shard->engine, snap, std::string_view(s.lo).substr(1),
-                                  s.hi_is_family_end ? std::string_view()
-                                                     : std::string_view(s.hi).substr(1),
-                                  s.shard->id);
+        Status owned = s.shard->checks_owner
+                           ? Status::ok()
+                           : check_owns(*s.shard->engine, snap, std::string_view(s.lo).substr(1),
+                                        s.hi_is_family_end ? std::string_view()
+                                                           : std::string_view(s.hi).substr(1),
+                                        s.shard->id);
         if (!owned.is_ok()) {
             status_ = owned;
             return false;
@@ -162,7 +164,7 @@ Result<std::optional<std::string>> RoutedEngine::get(std::string_view key,
     storage::Engine& e = *shards_[i].engine;
     const storage::Snapshot* snap = part_of(snapshot, i);
     std::unique_ptr<storage::Snapshot> own;
-    if (!key.empty() && is_keyed_family(key[0])) {
+    if (!key.empty() && is_keyed_family(key[0]) && !shards_[i].checks_owner) {
         if (!snap) {
             own = e.snapshot();
             snap = own.get();

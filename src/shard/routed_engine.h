@@ -31,6 +31,10 @@ struct RoutedShard {
     std::string start;  // pk range [start, end); "" = unbounded on that side
     std::string end;
     storage::Engine* engine = nullptr;
+    // The engine checks ownership itself, in the snapshot it reads from (a
+    // gateway's view of a remote replica): no separate check here, which
+    // would cost a round trip and not be atomic with the read.
+    bool checks_owner = false;
 };
 
 class RoutedEngine final : public storage::Engine {

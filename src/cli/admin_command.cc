@@ -44,7 +44,8 @@ int run(const AdminFlags& f, const std::string& method, const std::string& op,
 void add_admin_commands(CLI::App& app) {
     auto f = std::make_shared<AdminFlags>();
     auto* admin = app.add_subcommand(
-        "admin", "Operate a store or cluster: status, shards, split, plan, drain, compact, failpoint");
+        "admin",
+        "Operate a store or cluster: status, shards, split, plan, drain, compact, failpoint");
     admin->require_subcommand(1);
     admin->add_option("--endpoint", f->endpoint,
                       "A node's S3 endpoint (default $CLEAVE_ENDPOINT or http://127.0.0.1:9000)");
@@ -73,8 +74,9 @@ void add_admin_commands(CLI::App& app) {
                       {{"node", std::to_string(f->node)}, {"value", f->undo ? "off" : "on"}}));
     });
     auto* split = admin->add_subcommand(
-        "split", "Split a shard in two: at KEY (a placement key in hex, as `shards` shows "
-                 "ranges), or where it halves the shard's data");
+        "split",
+        "Split a shard in two: at KEY (a placement key in hex, as `shards` shows "
+        "ranges), or where it halves the shard's data");
     split->add_option("shard", f->node, "Shard id")->required()->check(CLI::PositiveNumber);
     split->add_option("key", f->value, "Placement key to split at, in hex");
     split->callback([f] {

@@ -32,8 +32,8 @@ Result<std::string> dev_admin(service::LocalShards& shards, const std::string& m
         CLEAVE_ASSIGN_OR_RETURN(auto all, shards.describe());
         std::string out = "{\"shards\":[";
         for (size_t i = 0; i < all.size(); ++i)
-            out += (i ? "," : "") +
-                   shard_json(all[i].range, all[i].size_bytes, all[i].applied_index);
+            out +=
+                (i ? "," : "") + shard_json(all[i].range, all[i].size_bytes, all[i].applied_index);
         return out + "]}\n";
     }
     if (method == "POST" && path == "split") {
@@ -52,8 +52,8 @@ Result<std::string> dev_admin(service::LocalShards& shards, const std::string& m
         CLEAVE_ASSIGN_OR_RETURN(auto child, shards.split(shard, std::move(key)));
         return fmt::format("{{\"split\":{},\"new\":{}}}\n", shard, shard_json(child, 0, 0));
     }
-    return Status::not_found(fmt::format("no admin request {} {} on a one-node store", method,
-                                         path));
+    return Status::not_found(
+        fmt::format("no admin request {} {} on a one-node store", method, path));
 }
 
 }  // namespace cleave::cli

@@ -90,7 +90,6 @@ int run_dev(const DevOptions& o) {
     auto creds = load_credentials(o.data_dir);
     if (!creds.is_ok()) return fail("credentials: " + creds.status().to_string());
 
-
     auto chunks = blob::ChunkStore::open(o.data_dir + "/chunks");
     if (!chunks.is_ok()) return fail("chunk store: " + chunks.status().to_string());
 
@@ -121,8 +120,9 @@ int run_dev(const DevOptions& o) {
     }
 
     if (o.split_bytes > 0 && o.engine == "redis")
-        return fail("--split-bytes: splitting needs the rocksdb engine (a Redis store keeps one "
-                    "shard)");
+        return fail(
+            "--split-bytes: splitting needs the rocksdb engine (a Redis store keeps one "
+            "shard)");
     service::LocalShardsOptions lo;
     lo.data_dir = o.data_dir;
     lo.engine.kind = o.engine;

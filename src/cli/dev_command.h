@@ -26,7 +26,7 @@ struct DevOptions {
     std::vector<std::string> virtual_host_suffixes;
     int64_t gc_grace_s = 3600;
     int64_t gc_interval_s = 600;
-    uint64_t split_bytes = 0;  // automatic split threshold of a shard's data; 0 = never
+    uint64_t split_bytes = 0;       // automatic split threshold of a shard's data; 0 = never
     int64_t split_check_ms = 1000;  // how often shards are measured against it
 };
 

@@ -179,8 +179,8 @@ Status Node::start() {
     };
     hooks.refresh = [this] { (void)refresh_shard_map(); };
     hooks.local = [this](uint64_t id) { return local_route(id); };
-    routing_ = std::make_unique<NodeRouting>(*remote_, spreader_, config_.id.value(),
-                                             std::move(hooks));
+    routing_ =
+        std::make_unique<NodeRouting>(*remote_, spreader_, config_.id.value(), std::move(hooks));
     service_ = std::make_unique<service::LocalObjectService>(
         *routing_, *chunks_, SystemClock::instance(), so, chunk_source_.get(), replicator_.get(),
         service::MetaShard{&meta_serving_->replica(), &meta_serving_->engine()});
@@ -391,7 +391,9 @@ Result<std::string> Node::serve_blocking(std::string_view b) {
             if (!r) return not_hosted(g);
             CLEAVE_RETURN_IF_ERROR(r->read_barrier());
             reads_served_.fetch_add(1, std::memory_order_relaxed);
-            storage::Engine& e = g == kShard ? *engine_ : g == kMeta ? *meta_engine_ : *child->engine;
+            storage::Engine& e = g == kShard  ? *engine_
+                                 : g == kMeta ? *meta_engine_
+                                              : *child->engine;
             return serve_kv_read(e, req);
         }
         case multiraft::wire::kChunkPut:
@@ -867,8 +869,10 @@ void Node::heartbeat_loop() {
             const Membership m = ask ? ask_membership(kShard) : Membership::member;
             if (m == Membership::removed) {
                 serving_->go_remote();
-                log()->warn("this node's replica left shard {} (its leader's configuration): "
-                            "serving it as a gateway", kShard.value());
+                log()->warn(
+                    "this node's replica left shard {} (its leader's configuration): "
+                    "serving it as a gateway",
+                    kShard.value());
             } else if (map.is_ok()) {
                 check_membership();
             }

@@ -37,7 +37,8 @@ std::vector<service::ShardRoute> NodeRouting::table() {
     }
     {
         std::lock_guard lock(mu_);
-        for (const auto& d : map) replicas_[d.id()].assign(d.replicas().begin(), d.replicas().end());
+        for (const auto& d : map)
+            replicas_[d.id()].assign(d.replicas().begin(), d.replicas().end());
     }
     for (const auto& d : map) {
         service::ShardRoute r;
@@ -54,7 +55,8 @@ std::vector<service::ShardRoute> NodeRouting::table() {
         r.end = d.end();
         out.push_back(r);
     }
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.start < b.start; });
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.start < b.start; });
     // Ends from the next start: while a split is being recorded the parent's
     // descriptor may still reach past its child's start.
     for (size_t i = 0; i < out.size(); ++i) out[i].end = i + 1 < out.size() ? out[i + 1].start : "";

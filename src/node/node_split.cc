@@ -27,8 +27,9 @@ std::string descriptor_json(const shard::ShardDescriptor& d) {
     std::string replicas;
     for (int i = 0; i < d.replicas_size(); ++i)
         replicas += fmt::format("{}{}", i ? "," : "", d.replicas(i));
-    return fmt::format("{{\"id\":{},\"start\":\"{}\",\"end\":\"{}\",\"epoch\":{},\"replicas\":[{}]}}",
-                       d.id(), to_hex(d.start()), to_hex(d.end()), d.epoch(), replicas);
+    return fmt::format(
+        "{{\"id\":{},\"start\":\"{}\",\"end\":\"{}\",\"epoch\":{},\"replicas\":[{}]}}", d.id(),
+        to_hex(d.start()), to_hex(d.end()), d.epoch(), replicas);
 }
 
 }  // namespace
@@ -80,7 +81,8 @@ Result<std::string> Node::split_key_here(GroupId group) {
     if (HostedChild* c = split_groups_->find(group)) e = c->engine.get();
     if (!e) return Status::not_found(fmt::format("no replica of shard {} here", group.value()));
     CLEAVE_ASSIGN_OR_RETURN(auto own, shard::read_range(*e));
-    CLEAVE_ASSIGN_OR_RETURN(auto key, shard::choose_split_key(*e, own.value_or(shard::ShardDescriptor())));
+    CLEAVE_ASSIGN_OR_RETURN(auto key,
+                            shard::choose_split_key(*e, own.value_or(shard::ShardDescriptor())));
     if (!key)
         return Status::invalid_argument(
             fmt::format("shard {} holds too few objects to split", group.value()));
@@ -91,7 +93,8 @@ void Node::report_loads(shard::NodeRecord& n, int64_t now) {
     std::vector<std::pair<GroupId, storage::Engine*>> led;
     if (hosts_data() && host_->leader(kShard) == config_.id) led.push_back({kShard, engine_.get()});
     for (GroupId g : split_groups_->ids())
-        if (host_->leader(g) == config_.id) led.push_back({g, split_groups_->find(g)->engine.get()});
+        if (host_->leader(g) == config_.id)
+            led.push_back({g, split_groups_->find(g)->engine.get()});
     for (const auto& [g, engine] : led) {
         const uint64_t applied = host_->status(g).applied;
         LoadMark& mark = load_marks_[g.value()];
@@ -130,7 +133,8 @@ Result<std::string> Node::split_shard(uint64_t id, std::optional<std::string> ke
         std::stable_partition(ask.begin(), ask.end(),
                               [&](uint64_t n) { return n == config_.id.value(); });
         for (uint64_t n : ask) {
-            const std::string req = std::string(1, multiraft::wire::kSplitKey) + shard::keys::be64(id);
+            const std::string req =
+                std::string(1, multiraft::wire::kSplitKey) + shard::keys::be64(id);
             auto r = n == config_.id.value() ? split_key_here(GroupId{id})
                                              : remote_->call(n, req, std::chrono::seconds(30));
             if (r.is_ok()) {
@@ -146,7 +150,8 @@ Result<std::string> Node::split_shard(uint64_t id, std::optional<std::string> ke
     // The Split, through the shard's leader; its voters go with it, so every
     // replica starts the new shard's group with the same set.
     const std::vector<service::ShardRoute> table = routing_->table();
-    auto route = std::find_if(table.begin(), table.end(), [&](const auto& r) { return r.id == id; });
+    auto route =
+        std::find_if(table.begin(), table.end(), [&](const auto& r) { return r.id == id; });
     if (route == table.end()) return Status::unavailable(fmt::format("no route to shard {}", id));
     shard::Command c;
     c.set_time_ms(SystemClock::instance().now_unix_ms());

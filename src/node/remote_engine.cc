@@ -216,9 +216,8 @@ Result<std::string> serve_kv_read(storage::Engine& engine, const KvRead& request
                    request.upper()[0] == key[0]) {
             hi = request.upper().substr(1);
         }
-        CLEAVE_RETURN_IF_ERROR(
-            shard::check_owns(engine, snap.get(), std::string_view(key).substr(1), hi,
-                              request.group()));
+        CLEAVE_RETURN_IF_ERROR(shard::check_owns(
+            engine, snap.get(), std::string_view(key).substr(1), hi, request.group()));
     }
     if (request.limit() == 0) {
         CLEAVE_ASSIGN_OR_RETURN(auto v, engine.get(request.key(), snap.get()));

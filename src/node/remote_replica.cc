@@ -40,8 +40,7 @@ Result<shard::ApplyOutcome> RemoteReplica::propose(shard::Command command) {
         }
         // not_found: the node hosts no replica of the group (yet: a split's
         // new group starts on its replicas one by one) - certainly not applied.
-        if (sent && r.status().code() != Errc::not_leader &&
-            r.status().code() != Errc::not_found) {
+        if (sent && r.status().code() != Errc::not_leader && r.status().code() != Errc::not_found) {
             leader_.store(0);  // in doubt; whoever leads next is found afresh
             return r.status();
         }

@@ -19,8 +19,8 @@ std::shared_ptr<spdlog::logger> log() {
 
 }  // namespace
 
-SplitGroups::SplitGroups(std::string data_dir, storage::EngineOptions engine,
-                         multiraft::Host& host, Remote& remote, NodeId self)
+SplitGroups::SplitGroups(std::string data_dir, storage::EngineOptions engine, multiraft::Host& host,
+                         Remote& remote, NodeId self)
     : data_dir_(std::move(data_dir)),
       engine_options_(std::move(engine)),
       host_(host),
@@ -75,15 +75,9 @@ Result<storage::Engine*> SplitGroups::create_child(uint64_t child, storage::Engi
         if (children_.count(child)) return nullptr;  // made before a crash: leave it be
         pending_.erase(child);
     }
-    const std::string dir = dir_of(child);
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-    fs::create_directories(dir, ec);
-    if (ec) return Status::io_error(fmt::format("create {}: {}", dir, ec.message()));
-    CLEAVE_RETURN_IF_ERROR(parent.checkpoint(dir + "/engine"));
-    storage::EngineOptions eo = engine_options_;
-    eo.path = dir + "/engine";
-    CLEAVE_ASSIGN_OR_RETURN(auto engine, storage::open_engine(eo));
+    CLEAVE_ASSIGN_OR_RETURN(
+        auto engine,
+        shard::copy_engine(parent, dir_of(child), dir_of(child) + "/engine", engine_options_));
     storage::Engine* raw = engine.get();
     std::lock_guard lock(mu_);
     pending_[child] = std::move(engine);

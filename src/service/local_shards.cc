@@ -181,12 +181,8 @@ Result<storage::Engine*> LocalShards::create_child(uint64_t child, storage::Engi
         pending_.erase(child);
     }
     const std::string dir = engine_dir(child);
-    std::error_code ec;
-    fs::remove_all(fs::path(dir).parent_path(), ec);
-    fs::create_directories(fs::path(dir).parent_path(), ec);
-    if (ec) return Status::io_error(fmt::format("create {}: {}", dir, ec.message()));
-    CLEAVE_RETURN_IF_ERROR(parent.checkpoint(dir));
-    CLEAVE_ASSIGN_OR_RETURN(auto engine, open_engine_at(dir));
+    CLEAVE_ASSIGN_OR_RETURN(
+        auto engine, shard::copy_engine(parent, fs::path(dir).parent_path(), dir, options_.engine));
     storage::Engine* raw = engine.get();
     std::lock_guard lock(mu_);
     pending_[child] = std::move(engine);
@@ -287,8 +283,7 @@ void LocalShards::split_loop() {
             if (!bytes.is_ok() || *bytes < options_.split_bytes) continue;
             auto d = split(r.id, std::nullopt);
             if (!d.is_ok() && d.status().code() != Errc::invalid_argument)
-                log()->warn("automatic split of shard {} failed: {}", r.id,
-                            d.status().to_string());
+                log()->warn("automatic split of shard {} failed: {}", r.id, d.status().to_string());
         }
         lock.lock();
     }

@@ -22,8 +22,12 @@
 
 #include <cstdint>
 
+#include <memory>
+#include <string>
 #include "common/status.h"
+
 #include "storage/engine.h"
+#include "storage/open_engine.h"
 
 namespace cleave::shard {
 
@@ -44,5 +48,13 @@ class SplitHost {
     // An error stops the parent's apply loop, as above.
     virtual Status child_ready(uint64_t child) = 0;
 };
+
+// What both hosts' create_child does: a fresh checkpoint of `parent` in
+// `dir` (whatever an unfinished earlier copy left there is removed first,
+// under `remove`, the child's own directory), opened with `options`.
+Result<std::unique_ptr<storage::Engine>> copy_engine(storage::Engine& parent,
+                                                     const std::string& remove,
+                                                     const std::string& dir,
+                                                     storage::EngineOptions options);
 
 }  // namespace cleave::shard

@@ -47,7 +47,8 @@ void add_server_options(CLI::App& cmd, ServerOptions& o) {
     cmd.add_option("--cluster-listen", o.cluster_listen,
                    "Node-to-node address HOST:PORT (default: the --listen host, port + 1)");
     cmd.add_option("--node-id", o.node_id,
-                   "This node's id (default: its position in --join, from 1)");
+                   "This node's id (default: its position in --join, from 1). An id above the "
+                   "number of --join members adds a new node to a running cluster");
     add_cluster_tuning_options(cmd, o.tuning);
 }
 
@@ -86,9 +87,16 @@ int run_server(const ServerOptions& o) {
         nc.id = NodeId{(uint64_t{1} << 40) | r};
         nc.gateway_only = true;
     } else if (o.node_id != 0) {
-        if (o.node_id > seeds->size())
-            return fail(
-                fmt::format("--node-id {} but --join names {} members", o.node_id, seeds->size()));
+        // Above the initial members: a node joining the running cluster
+        // (the placement driver gives it its share of replicas).
+        if (o.node_id > seeds->size() &&
+            std::any_of(seeds->begin(), seeds->end(), [&](const HostPort& s) {
+                return s.port == cluster_addr.port && s.host == cluster_addr.host;
+            }))
+            return fail(fmt::format(
+                "--node-id {} joins the cluster, but this node's cluster address {}:{} is one "
+                "of the --join members",
+                o.node_id, cluster_addr.host, cluster_addr.port));
         nc.id = NodeId{o.node_id};
     }
     if (!o.gateway && nc.id.value() == 0) {

@@ -176,19 +176,22 @@ Status Host::open() {
 
 Status Host::add_group(GroupId id, const std::set<NodeId>& initial_voters, GroupStateMachine& sm) {
     CLEAVE_ASSERT(!started_, "add_group after start");
-    CLEAVE_ASSIGN_OR_RETURN(auto g, make_group(id, initial_voters, sm));
+    CLEAVE_ASSIGN_OR_RETURN(auto g, make_group(id, initial_voters, nullptr, sm));
     std::unique_lock lock(groups_mu_);
     groups_[id] = std::move(g);
     return Status::ok();
 }
 
 Status Host::add_group_running(GroupId id, GroupStateMachine& sm,
-                               const std::set<NodeId>& initial_voters) {
-    if (!started_) return add_group(id, initial_voters, sm);
+                               const std::set<NodeId>& initial_voters, const BaseState* base) {
+    if (!started_) {
+        CLEAVE_ASSERT(!base, "a group with inherited state joins a running host only");
+        return add_group(id, initial_voters, sm);
+    }
     if (stopping_) return Status(Errc::aborted, "node stopping");
     return run_on_io([&]() -> Status {
         if (find(id)) return Status::already_exists(fmt::format("group {} is here", id.value()));
-        CLEAVE_ASSIGN_OR_RETURN(auto g, make_group(id, initial_voters, sm));
+        CLEAVE_ASSIGN_OR_RETURN(auto g, make_group(id, initial_voters, base, sm));
         Group* gp = g.get();
         // Under the lock, so that stop() (which sets stopping_ first, then
         // walks the groups under the shared lock) either sees this group
@@ -242,9 +245,19 @@ Status Host::change_membership(GroupId id, std::set<NodeId> voters, std::set<Nod
 
 Result<std::unique_ptr<Host::Group>> Host::make_group(GroupId id,
                                                       const std::set<NodeId>& initial_voters,
+                                                      const BaseState* base,
                                                       GroupStateMachine& sm) {
     CLEAVE_ASSIGN_OR_RETURN(raft::SnapshotPtr snap, read_snapshot_file(options_.dir, id));
-    if (!snap) {
+    if (!snap && base && base->index > 0) {
+        // Inherited state (add_group_running): every initial member starts
+        // from the same snapshot of it, kept in a file like any snapshot.
+        auto s = std::make_shared<raft::Snapshot>();
+        s->meta.index = Index{base->index};
+        s->meta.config.voters = initial_voters;
+        s->data = base->image;
+        CLEAVE_RETURN_IF_ERROR(write_snapshot_file(options_.dir, id, *s));
+        snap = s;
+    } else if (!snap) {
         // Every initial member starts from the same empty snapshot listing the
         // voters; a restart without a snapshot file rebuilds the same one.
         auto s = std::make_shared<raft::Snapshot>();

@@ -108,8 +108,20 @@ class Host {
     // log or a snapshot. Any thread; before start() it is add_group. With
     // `initial_voters`, a group that has no state here bootstraps with them,
     // as at cluster start (a split's child, born on every parent replica).
+    //
+    // `base`: the state `sm` already holds did not come from this group's
+    // log (a split's child starts from its parent's data). The group then
+    // bootstraps from a snapshot at base.index (> 0) holding base.image —
+    // durable before this returns — instead of the empty one at 0, so a
+    // replica added later gets that snapshot: replaying the log from index
+    // 1 would miss the inherited state.
+    struct BaseState {
+        uint64_t index = 0;
+        std::string image;
+    };
     Status add_group_running(GroupId group, GroupStateMachine& sm,
-                             const std::set<NodeId>& initial_voters = {});
+                             const std::set<NodeId>& initial_voters = {},
+                             const BaseState* base = nullptr);
     // Leader only: moves the group to `voters` and `learners` (through a
     // joint configuration when voters change) and waits until the change is
     // applied here. not_leader on a follower; unavailable while another
@@ -149,6 +161,7 @@ class Host {
 
     Group* find(GroupId id) const;
     Result<std::unique_ptr<Group>> make_group(GroupId id, const std::set<NodeId>& initial_voters,
+                                              const BaseState* base,
                                               GroupStateMachine& sm);
     void schedule_flush();
     void flush();

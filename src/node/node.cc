@@ -76,6 +76,7 @@ Status Node::start() {
     // Chunks of 4 MiB to several peers queue here; bounded, with backpressure.
     tc.max_queued_frames = 1024;
     tc.dial_all = config_.gateway_only;
+    tc.initial_members = config_.members.size();
     transport_ = std::make_unique<rpc::Transport>(io_, tc);
     remote_ = std::make_unique<Remote>(io_, *transport_);
 
@@ -85,7 +86,8 @@ Status Node::start() {
     host_ = std::make_unique<multiraft::Host>(io_, *transport_, ho);
     CLEAVE_RETURN_IF_ERROR(host_->open());
     split_groups_ = std::make_unique<SplitGroups>(config_.data_dir, config_.engine, *host_,
-                                                  *remote_, config_.id);
+                                                  *remote_, config_.id,
+                                                  [this] { want_chunk_repair(); });
     // Placement: the first k members in id order (config_.members is sorted).
     for (const auto& [id, addr] : config_.members) {
         if (meta_voters_.size() < std::max<size_t>(config_.meta_replicas, 1))
@@ -147,10 +149,12 @@ Status Node::start() {
         if (id != config_.id) transport_->set_peer(id.value(), addr.host, addr.port);
     }
 
-    auto peers = [this] { return shard_peers(); };
+    auto peers = [this](uint64_t shard) { return shard_peers(shard); };
     replicator_ = std::make_unique<PeerChunkReplicator>(*remote_, peers);
-    // A gateway passes chunks it fetched on without keeping them.
-    chunk_source_ = std::make_unique<PeerChunkSource>(*chunks_, *remote_, peers, hosts_data());
+    // A gateway passes chunks it fetched on without keeping them; a member
+    // keeps them (it may host any shard).
+    chunk_source_ =
+        std::make_unique<PeerChunkSource>(*chunks_, *remote_, peers, !config_.gateway_only);
     service::LocalObjectServiceOptions so = config_.service;
     if (!hosts_data()) so.chunk_refs = engine_.get();
     // The service reaches the data shard through its own replica while this
@@ -261,9 +265,16 @@ bool Node::healthy() const {
     return last != 0 && SystemClock::instance().now_unix_ms() - last < kFreshMs;
 }
 
-ShardPeers Node::shard_peers() {
+ShardPeers Node::shard_peers(uint64_t shard) {
     ShardPeers p;
-    const std::vector<uint64_t> voters = current_voters(kShard);
+    if (shard == kMeta.value()) {
+        for (uint64_t id : known_nodes())
+            if (id != config_.id.value()) p.others.push_back(id);
+        p.voters = p.others.size() + 1;
+        return p;
+    }
+    std::vector<uint64_t> voters = current_voters(GroupId{shard});
+    if (voters.empty()) voters = current_voters(kShard);
     p.voters = voters.size();
     p.self_voter = false;
     for (uint64_t id : voters) {
@@ -279,19 +290,99 @@ ShardPeers Node::shard_peers() {
 std::vector<uint64_t> Node::current_voters(GroupId g) {
     // A replica removed from the group may never see its final
     // configuration: once it serves remotely, the shard map is the truth.
-    const bool hosted = g == kMeta ? serves_meta_locally() : serves_data_locally();
+    bool hosted = false;
+    if (g == kMeta) {
+        hosted = serves_meta_locally();
+    } else if (auto r = data_replica_of(g)) {
+        hosted = r->member;
+    }
     if (hosted) {
         std::vector<uint64_t> out;
         for (const auto& r : host_->status(g).replicas)
             if (r.voter) out.push_back(r.node.value());
         if (!out.empty()) return out;
     }
+    if (g == kMeta) {
+        std::lock_guard lock(placement_mu_);
+        if (!meta_replicas_cache_.empty()) return meta_replicas_cache_;
+    } else if (auto in_map = map_replicas(g); !in_map.empty()) {
+        return in_map;
+    }
+    if (g == kMeta || g == kShard) return voters_of(g);
+    return {};
+}
+
+std::vector<uint64_t> Node::map_replicas(GroupId g) {
+    std::lock_guard lock(placement_mu_);
+    for (const auto& d : data_map_cache_)
+        if (d.id() == g.value()) return {d.replicas().begin(), d.replicas().end()};
+    return {};
+}
+
+std::vector<uint64_t> Node::known_nodes() {
+    std::set<uint64_t> out;
+    for (const auto& [id, addr] : config_.members) out.insert(id.value());
+    std::lock_guard lock(placement_mu_);
+    out.insert(registry_cache_.begin(), registry_cache_.end());
+    for (const auto& d : data_map_cache_) out.insert(d.replicas().begin(), d.replicas().end());
+    return {out.begin(), out.end()};
+}
+
+void Node::learn_peers(const std::vector<shard::NodeRecord>& nodes) {
+    std::vector<std::pair<uint64_t, PeerAddress>> fresh;
     {
         std::lock_guard lock(placement_mu_);
-        const auto& cache = g == kShard ? data_replicas_cache_ : meta_replicas_cache_;
-        if (!cache.empty()) return cache;
+        registry_cache_.clear();
+        for (const auto& n : nodes) {
+            registry_cache_.insert(n.id());
+            if (n.id() == config_.id.value() || config_.members.count(NodeId{n.id()}) ||
+                peers_set_.count(n.id()))
+                continue;
+            const auto colon = n.cluster().rfind(':');
+            if (colon == std::string::npos) continue;
+            const int port = std::atoi(n.cluster().c_str() + colon + 1);
+            if (port <= 0 || port > 65535) continue;
+            peers_set_.insert(n.id());
+            fresh.push_back({n.id(), PeerAddress{n.cluster().substr(0, colon),
+                                                 static_cast<uint16_t>(port)}});
+        }
     }
-    return voters_of(g);
+    for (auto& [id, addr] : fresh) {
+        log()->info("node {} joined at {}:{}", id, addr.host, addr.port);
+        asio::post(io_, [this, id, addr] { transport_->set_peer(id, addr.host, addr.port); });
+    }
+}
+
+std::optional<Node::DataReplica> Node::data_replica_of(GroupId g) {
+    if (g == kMeta) return std::nullopt;
+    if (g == kShard) {
+        if (!hosts_data()) return std::nullopt;
+        const bool local = serving_ && serving_->local();
+        return DataReplica{g, engine_.get(), replica_.get(), local, local};
+    }
+    HostedChild* c = split_groups_->find(g);
+    if (!c) return std::nullopt;
+    const bool in_group = !c->left.load();
+    const std::vector<uint64_t> listed = map_replicas(g);
+    const bool in_map =
+        std::find(listed.begin(), listed.end(), config_.id.value()) != listed.end();
+    return DataReplica{g, c->engine.get(), c->replica.get(), in_group, in_group && in_map};
+}
+
+std::vector<Node::DataReplica> Node::data_replicas_here() {
+    std::vector<DataReplica> out;
+    if (auto first = data_replica_of(kShard)) out.push_back(*first);
+    for (GroupId g : split_groups_->ids())
+        if (auto r = data_replica_of(g)) out.push_back(*r);
+    return out;
+}
+
+void Node::want_chunk_repair() {
+    {
+        std::lock_guard lock(repair_mu_);
+        repair_wanted_ = true;
+    }
+    repair_cv_.notify_all();
 }
 
 std::vector<uint64_t> Node::remote_replicas(GroupId g) {
@@ -322,13 +413,7 @@ Status Node::host_data_shard(const std::set<NodeId>& initial_voters, bool runnin
     std::lock_guard lock(placement_mu_);
     if (hosts_data()) return Status::ok();
     CLEAVE_ASSIGN_OR_RETURN(auto group, ShardGroup::open(*engine_, split_groups_.get()));
-    group->set_on_install([this] {
-        {
-            std::lock_guard lock(repair_mu_);
-            repair_wanted_ = true;
-        }
-        repair_cv_.notify_all();
-    });
+    group->set_on_install([this] { want_chunk_repair(); });
     if (running) {
         // Remember before joining: a restart must host it again.
         const std::string marker = hosted_marker(kShard);
@@ -372,29 +457,33 @@ Result<std::string> Node::serve_blocking(std::string_view b) {
     switch (kind) {
         case multiraft::wire::kPropose: {
             CLEAVE_ASSIGN_OR_RETURN(auto req, parse_forward_request(b));
-            HostedChild* child = split_groups_->find(req.first);
-            RaftReplica* r = req.first == kShard  ? data_replica_here()
-                             : req.first == kMeta ? meta_replica_here()
-                             : child              ? child->replica.get()
-                                                  : nullptr;
+            RaftReplica* r = nullptr;
+            if (req.first == kMeta) {
+                r = meta_replica_here();
+            } else if (auto d = data_replica_of(req.first); d && (d->member || req.first == kShard)) {
+                r = d->replica;
+            }
             if (!r) return not_hosted(req.first);
             return r->propose_here(std::move(req.second));
         }
         case multiraft::wire::kKvRead: {
             CLEAVE_ASSIGN_OR_RETURN(KvRead req, parse_kv_read(b));
             const GroupId g{req.group()};
-            HostedChild* child = split_groups_->find(g);
-            RaftReplica* r = g == kShard  ? data_replica_here()
-                             : g == kMeta ? meta_replica_here()
-                             : child      ? child->replica.get()
-                                          : nullptr;
+            RaftReplica* r = nullptr;
+            storage::Engine* e = nullptr;
+            if (g == kMeta) {
+                r = meta_replica_here();
+                e = meta_engine_.get();
+            } else if (auto d = data_replica_of(g); d && (d->member || g == kShard)) {
+                // A removed replica no longer hears its group: it must not
+                // answer (the asker tries the next replica).
+                r = d->replica;
+                e = d->engine;
+            }
             if (!r) return not_hosted(g);
             CLEAVE_RETURN_IF_ERROR(r->read_barrier());
             reads_served_.fetch_add(1, std::memory_order_relaxed);
-            storage::Engine& e = g == kShard  ? *engine_
-                                 : g == kMeta ? *meta_engine_
-                                              : *child->engine;
-            return serve_kv_read(e, req);
+            return serve_kv_read(*e, req);
         }
         case multiraft::wire::kChunkPut:
         case multiraft::wire::kChunkGet:
@@ -409,7 +498,7 @@ Result<std::string> Node::serve_blocking(std::string_view b) {
             } else if (g == kShard) {
                 CLEAVE_RETURN_IF_ERROR(host_data_shard({}, /*running=*/true));
             } else {
-                return not_hosted(g);
+                CLEAVE_RETURN_IF_ERROR(split_groups_->host_learner(g.value()));
             }
             return std::string();
         }
@@ -420,7 +509,8 @@ Result<std::string> Node::serve_blocking(std::string_view b) {
             return split_key_here(GroupId{shard::keys::parse_be64(b.substr(1))});
         }
         case multiraft::wire::kRepairChunks: {
-            if (!hosts_data()) return not_hosted(kShard);
+            if (b.size() == 9 && !data_replica_of(GroupId{shard::keys::parse_be64(b.substr(1))}))
+                return not_hosted(GroupId{shard::keys::parse_be64(b.substr(1))});
             size_t fetched = 0, failed = 0;
             CLEAVE_RETURN_IF_ERROR(repair_chunks(&fetched, &failed));
             return fmt::format("{} fetched", fetched);
@@ -461,30 +551,36 @@ Result<std::string> Node::report() {
 }
 
 Result<std::string> Node::status_json() {
-    // Every member's own report, asked in turn (a down member answers nothing).
+    // Every member's own report, asked in turn (a down member answers
+    // nothing): the initial members and those that joined since.
+    std::map<uint64_t, std::string> members;
+    for (const auto& [id, addr] : config_.members)
+        members[id.value()] = fmt::format("{}:{}", addr.host, addr.port);
+    if (auto nodes = shard::Reader(meta_view()).nodes(); nodes.is_ok())
+        for (const auto& n : *nodes) members.emplace(n.id(), n.cluster());
     std::map<uint64_t, NodeReport> reports;
-    for (const auto& [id, addr] : config_.members) {
+    for (const auto& [id, addr] : members) {
         Result<std::string> bytes = Status::unavailable("unreachable");
-        if (id == config_.id) {
+        if (id == config_.id.value()) {
             bytes = report();
         } else {
-            bytes = remote_->call(id.value(), std::string(1, multiraft::wire::kNodeStatus),
+            bytes = remote_->call(id, std::string(1, multiraft::wire::kNodeStatus),
                                   milliseconds(2000));
         }
         NodeReport nr;
-        if (bytes.is_ok() && nr.ParseFromString(*bytes)) reports[id.value()] = std::move(nr);
+        if (bytes.is_ok() && nr.ParseFromString(*bytes)) reports[id] = std::move(nr);
     }
     std::string out = fmt::format("{{\"node_id\":{},\"nodes\":[", config_.id.value());
     bool first = true;
-    for (const auto& [id, addr] : config_.members) {
-        auto it = reports.find(id.value());
+    for (const auto& [id, addr] : members) {
+        auto it = reports.find(id);
         const bool up = it != reports.end();
         out += fmt::format(
             "{}{{\"id\":{},\"s3\":{},\"cluster\":{},\"up\":{},\"reads_served\":{},"
             "\"wal_syncs\":{}}}",
-            first ? "" : ",", id.value(), json_string(up ? it->second.s3() : ""),
-            json_string(fmt::format("{}:{}", addr.host, addr.port)), up ? "true" : "false",
-            up ? it->second.reads_served() : 0, up ? it->second.wal_syncs() : 0);
+            first ? "" : ",", id, json_string(up ? it->second.s3() : ""), json_string(addr),
+            up ? "true" : "false", up ? it->second.reads_served() : 0,
+            up ? it->second.wal_syncs() : 0);
         first = false;
     }
     out += "],\"shards\":[";
@@ -670,8 +766,7 @@ Result<std::string> Node::admin(const std::string& method, const std::string& pa
 }
 
 uint64_t Node::group_leader(GroupId g) {
-    if ((g == kShard && serves_data_locally()) || (g == kMeta && serves_meta_locally()) ||
-        split_groups_->find(g))
+    if (g == kMeta ? serves_meta_locally() : data_replica_of(g) && data_replica_of(g)->member)
         return host_->leader(g).value();
     // A gateway: the first replica that answers names the leader it knows.
     for (uint64_t voter : current_voters(g)) {
@@ -702,12 +797,7 @@ Result<std::vector<shard::ShardDescriptor>> Node::refresh_shard_map() {
         for (const auto& d : map)
             if (d.id() != kMeta.value()) data_map_cache_.push_back(d);
     }
-    // Whom a gateway asks, and whether this node's replica is still one.
-    for (const auto& d : map) {
-        if (d.id() != kShard.value() || d.replicas().empty()) continue;
-        std::lock_guard lock(placement_mu_);
-        data_replicas_cache_.assign(d.replicas().begin(), d.replicas().end());
-    }
+    if (auto nodes = shard::Reader(meta_view()).nodes(); nodes.is_ok()) learn_peers(*nodes);
     return map;
 }
 
@@ -772,12 +862,8 @@ void Node::check_membership() {
     // leader stops replicating to it once it is out), so the shard map, to
     // which the placement executor writes every new voter set, decides too.
     bool in_map = true;
-    {
-        std::lock_guard lock(placement_mu_);
-        if (!data_replicas_cache_.empty())
-            in_map = std::find(data_replicas_cache_.begin(), data_replicas_cache_.end(),
-                               config_.id.value()) != data_replicas_cache_.end();
-    }
+    if (const auto listed = map_replicas(kShard); !listed.empty())
+        in_map = std::find(listed.begin(), listed.end(), config_.id.value()) != listed.end();
     bool in_config = true;
     const multiraft::GroupStatus st = host_->status(kShard);
     if (!st.replicas.empty()) {
@@ -863,7 +949,11 @@ void Node::heartbeat_loop() {
         bool decided = true;
         if (serves_meta_locally() && ask) decided = check_meta_membership();
         if (!serves_meta_locally()) refresh_meta_voters();
-        if (!split_groups_->ids().empty()) record_split_children();
+        if (!split_groups_->ids().empty()) {
+            record_split_children();
+            check_split_membership();
+        }
+        if (!config_.gateway_only) host_missing_shards();
         if (serves_data_locally()) {
             auto map = refresh_shard_map();
             const Membership m = ask ? ask_membership(kShard) : Membership::member;
@@ -916,11 +1006,14 @@ Status Node::repair_chunks(size_t* fetched, size_t* failed) {
     // fetch the chunks it references that this node lacks, so reads do not
     // depend on a peer later and this copy counts for durability.
     std::vector<std::string> ids;
-    auto snap = engine_->snapshot();
-    CLEAVE_RETURN_IF_ERROR(
-        shard::Reader(*engine_, snap.get()).for_each_chunk_ref([&](const std::string& id) {
-            ids.push_back(id);
-        }));
+    for (const DataReplica& r : data_replicas_here()) {
+        if (!r.in_group && r.id != kShard) continue;
+        auto snap = r.engine->snapshot();
+        CLEAVE_RETURN_IF_ERROR(
+            shard::Reader(*r.engine, snap.get()).for_each_chunk_ref([&](const std::string& id) {
+                ids.push_back(id);
+            }));
+    }
     for (const auto& raw : ids) {
         {
             std::lock_guard lock(repair_mu_);

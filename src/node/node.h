@@ -103,7 +103,7 @@ class Node {
     //   GET  status                                  the cluster as this node sees it (JSON)
     //   POST failpoint?name=partition&value=on|off   cut this node off from its peers
     //   POST compact                                 snapshot and compact the log now
-    //   POST drain?node=N[&value=on|off]            move the data shard off node N (or stop)
+    //   POST drain?node=N[&value=on|off]            move every replica off node N (or stop)
     //   GET  shards                                  the shard map, leaders, sizes (JSON)
     //   GET  plan                                    the placement driver's next steps (JSON)
     Result<std::string> admin(const std::string& method, const std::string& path,
@@ -122,7 +122,39 @@ class Node {
     Result<std::string> serve_blocking(std::string_view body);
     Result<std::string> report();
     Result<std::string> status_json();
-    ShardPeers shard_peers();
+    // The replicas a shard's chunks go to (shard 0: every node a read may
+    // ask for a chunk).
+    ShardPeers shard_peers(uint64_t shard);
+    // A data shard's replica on this node: the first shard's, or one in
+    // split_groups_. `in_group`: not known to be removed (a removed replica
+    // stays hosted, idle). `member`: serves the shard, i.e. in the group and
+    // a voter the shard map lists (a learner catching up does not serve).
+    struct DataReplica {
+        GroupId id;
+        storage::Engine* engine = nullptr;
+        RaftReplica* replica = nullptr;
+        bool in_group = false;
+        bool member = false;
+    };
+    std::optional<DataReplica> data_replica_of(GroupId g);
+    std::vector<DataReplica> data_replicas_here();
+    // The shard map's replicas of data shard g as last read (empty: unknown).
+    std::vector<uint64_t> map_replicas(GroupId g);
+    // Every node id this node knows of: initial members, the registry, the
+    // shard map.
+    std::vector<uint64_t> known_nodes();
+    // Nodes that joined after bootstrap: the transport learns their
+    // addresses from the registry.
+    void learn_peers(const std::vector<shard::NodeRecord>& nodes);
+    // Split-off shards hosted here whose replica left the group (a move, a
+    // drain): served remotely from then on.
+    void check_split_membership();
+    // A shard the map places here that this node never hosted (its parent
+    // caught up past the Split by snapshot, or was removed before applying
+    // it): hosted empty, caught up from its leader.
+    void host_missing_shards();
+    // Wakes the chunk repair thread (after a snapshot install).
+    void want_chunk_repair();
     bool hosts_data() const { return hosts_data_.load(std::memory_order_acquire); }
     bool serves_data_locally() const { return hosts_data() && serving_ && serving_->local(); }
     RaftReplica* data_replica_here() const { return hosts_data() ? replica_.get() : nullptr; }
@@ -153,7 +185,7 @@ class Node {
                                                             std::chrono::milliseconds timeout)>;
     Status execute_step(GroupId g, uint64_t leader, const meta::PlannedStep& step,
                         const PlacementCall& call);
-    // kChangeMembership on the data shard's leader; kRepairChunks anywhere.
+    // kChangeMembership on a shard's leader.
     Result<std::string> change_membership(std::string_view body);
     Status repair_chunks(size_t* fetched, size_t* failed);
     // Serves the data shard remotely once this node's replica was removed
@@ -248,9 +280,10 @@ class Node {
     std::unique_ptr<ShardGroup> joined_meta_;  // see meta_replica_here()
     std::unique_ptr<RaftReplica> joined_meta_replica_;
     std::atomic<bool> meta_joined_{false};
-    std::mutex placement_mu_;                    // hosting changes; data_replicas_cache_
-    std::vector<uint64_t> data_replicas_cache_;  // the shard map's replicas of the data shard
+    std::mutex placement_mu_;                    // hosting changes; the caches below
     std::vector<uint64_t> meta_replicas_cache_;  // the meta shard's voters, as a replica reported
+    std::set<uint64_t> registry_cache_;          // registered nodes, as last read
+    std::set<uint64_t> peers_set_;               // joined nodes whose address the transport has
     std::thread placement_thread_;
     // The previous load measurement of each data shard led here (heartbeat
     // thread only): when, at which applied index, and the bytes measured.
@@ -263,6 +296,9 @@ class Node {
     // When the placement loop last split each shard: a shard's reported
     // size counts again only once measured after that (placement thread).
     std::map<uint64_t, int64_t> split_at_ms_;
+    // Shards the map placed here without a replica, at the last check
+    // (heartbeat thread; host_missing_shards).
+    std::set<uint64_t> missing_shards_;
     std::unique_ptr<PeerChunkReplicator> replicator_;
     std::unique_ptr<PeerChunkSource> chunk_source_;
     std::unique_ptr<service::LocalObjectService> service_;

@@ -45,11 +45,64 @@ std::optional<service::ShardRoute> Node::local_route(uint64_t id) {
         r.checks_owner = !serving_->local();  // a remote view: its replica checks
         return r;
     }
-    HostedChild* c = split_groups_->find(GroupId{id});
-    if (!c) return std::nullopt;
-    r.engine = c->engine.get();
-    r.replica = c->replica.get();
+    auto here = data_replica_of(GroupId{id});
+    if (!here || !here->member) return std::nullopt;
+    r.engine = here->engine;
+    r.replica = here->replica;
     return r;
+}
+
+void Node::check_split_membership() {
+    for (GroupId g : split_groups_->ids()) {
+        HostedChild* c = split_groups_->find(g);
+        const multiraft::GroupStatus st = host_->status(g);
+        if (st.replicas.empty()) continue;  // a learner before its first snapshot
+        const bool in_config = std::any_of(st.replicas.begin(), st.replicas.end(),
+                                           [&](const auto& r) { return r.node == config_.id; });
+        if (c->left.exchange(!in_config) != !in_config)
+            log()->warn("this node's replica {} shard {}", in_config ? "rejoined" : "left",
+                        g.value());
+    }
+}
+
+void Node::host_missing_shards() {
+    std::vector<shard::ShardDescriptor> map;
+    {
+        std::lock_guard lock(placement_mu_);
+        map = data_map_cache_;
+    }
+    std::set<uint64_t> missing;
+    for (const auto& d : map) {
+        if (d.id() == kShard.value() || split_groups_->find(GroupId{d.id()})) continue;
+        if (std::find(d.replicas().begin(), d.replicas().end(), config_.id.value()) ==
+            d.replicas().end())
+            continue;
+        // A replica here whose own range still covers the shard has not
+        // applied the Split yet: it will make the shard from its own data.
+        bool parent_here = false;
+        for (const DataReplica& r : data_replicas_here()) {
+            if (!r.in_group && r.id != kShard) continue;
+            auto range = shard::read_range(*r.engine);
+            if (range.is_ok() && *range && shard::range_contains(**range, d.start()))
+                parent_here = true;
+        }
+        if (!parent_here) missing.insert(d.id());
+    }
+    // Twice in a row: a Split applying right now makes it the cheap way.
+    std::set<uint64_t> again;
+    std::set_intersection(missing.begin(), missing.end(), missing_shards_.begin(),
+                          missing_shards_.end(), std::inserter(again, again.end()));
+    missing_shards_ = missing;
+    for (uint64_t id : again) {
+        Status s = split_groups_->host_learner(id);
+        if (!s.is_ok()) {
+            log()->warn("shard {}: cannot host the replica the map places here: {}", id,
+                        s.to_string());
+            continue;
+        }
+        log()->warn("shard {}: the map places a replica here that never was: hosting it empty",
+                    id);
+    }
 }
 
 void Node::record_split_children() {
@@ -77,8 +130,7 @@ void Node::record_split_children() {
 
 Result<std::string> Node::split_key_here(GroupId group) {
     storage::Engine* e = nullptr;
-    if (group == kShard && serves_data_locally()) e = engine_.get();
-    if (HostedChild* c = split_groups_->find(group)) e = c->engine.get();
+    if (auto r = data_replica_of(group); r && r->member) e = r->engine;
     if (!e) return Status::not_found(fmt::format("no replica of shard {} here", group.value()));
     CLEAVE_ASSIGN_OR_RETURN(auto own, shard::read_range(*e));
     CLEAVE_ASSIGN_OR_RETURN(auto key,
@@ -91,10 +143,8 @@ Result<std::string> Node::split_key_here(GroupId group) {
 
 void Node::report_loads(shard::NodeRecord& n, int64_t now) {
     std::vector<std::pair<GroupId, storage::Engine*>> led;
-    if (hosts_data() && host_->leader(kShard) == config_.id) led.push_back({kShard, engine_.get()});
-    for (GroupId g : split_groups_->ids())
-        if (host_->leader(g) == config_.id)
-            led.push_back({g, split_groups_->find(g)->engine.get()});
+    for (const DataReplica& r : data_replicas_here())
+        if (host_->leader(r.id) == config_.id) led.push_back({r.id, r.engine});
     for (const auto& [g, engine] : led) {
         const uint64_t applied = host_->status(g).applied;
         LoadMark& mark = load_marks_[g.value()];
@@ -153,11 +203,22 @@ Result<std::string> Node::split_shard(uint64_t id, std::optional<std::string> ke
     auto route =
         std::find_if(table.begin(), table.end(), [&](const auto& r) { return r.id == id; });
     if (route == table.end()) return Status::unavailable(fmt::format("no route to shard {}", id));
+    // The voters as the leader's configuration has them (the map may trail
+    // a move by a round): every one of them applies the Split.
+    std::vector<uint64_t> voters(parent.replicas().begin(), parent.replicas().end());
+    if (const uint64_t leader = group_leader(GroupId{id}); leader != 0) {
+        if (auto gr = group_report(leader, GroupId{id}); gr && gr->role() == "leader") {
+            std::vector<uint64_t> in_config;
+            for (const auto& m : gr->replicas())
+                if (m.voter()) in_config.push_back(m.node());
+            if (!in_config.empty()) voters = std::move(in_config);
+        }
+    }
     shard::Command c;
     c.set_time_ms(SystemClock::instance().now_unix_ms());
     c.mutable_split()->set_key(*key);
     c.mutable_split()->set_new_shard(child);
-    for (uint64_t v : parent.replicas()) c.mutable_split()->add_voters(v);
+    for (uint64_t v : voters) c.mutable_split()->add_voters(v);
     CLEAVE_ASSIGN_OR_RETURN(auto outcome, route->replica->propose(std::move(c)));
     CLEAVE_RETURN_IF_ERROR(outcome.status);
 
@@ -167,6 +228,8 @@ Result<std::string> Node::split_shard(uint64_t id, std::optional<std::string> ke
     born.set_id(child);
     born.set_start(*key);
     born.set_epoch(parent.epoch() + 1);
+    born.clear_replicas();
+    for (uint64_t v : voters) born.add_replicas(v);
     shard::ShardDescriptor cut = parent;
     cut.set_end(*key);
     cut.set_epoch(parent.epoch() + 1);

@@ -41,8 +41,9 @@ Result<std::string> serve_chunk_request(blob::ChunkStore& store, std::string_vie
     return store.get(id);
 }
 
-Status PeerChunkReplicator::replicate(const blob::ChunkId& id, std::string_view data) {
-    const ShardPeers p = peers_();
+Status PeerChunkReplicator::replicate(const blob::ChunkId& id, std::string_view data,
+                                     uint64_t shard) {
+    const ShardPeers p = peers_(shard);
     const size_t majority = p.voters / 2 + 1;
     // This node's own copy counts only when it is a voter.
     const size_t need = p.self_voter ? majority - 1 : majority;
@@ -67,7 +68,7 @@ Result<std::string> PeerChunkSource::get(const blob::ChunkId& id) {
     auto local = local_.get(id);
     if (local.is_ok() || local.status().code() != Errc::not_found) return local;
     Status last = local.status();
-    const std::vector<uint64_t> peers = peers_().others;
+    const std::vector<uint64_t> peers = peers_(0).others;
     // Connected peers first (a dead one costs nothing); then, if none of
     // them had it, wait for connections (this node may have just started).
     for (const bool connected_only : {true, false}) {

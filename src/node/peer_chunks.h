@@ -16,21 +16,22 @@
 
 namespace cleave::node {
 
-// The other members of the shard (excluding this node), how many voters the
+// The other members of a shard (excluding this node), how many voters the
 // group has in all, and whether this node is one of them (a gateway is not:
-// its own copy of a chunk it wrote counts for nothing).
+// its own copy of a chunk it wrote counts for nothing). Asked for shard 0,
+// every other node that may hold chunks: whom a read asks.
 struct ShardPeers {
     std::vector<uint64_t> others;
     size_t voters = 1;
     bool self_voter = true;
 };
-using PeersFn = std::function<ShardPeers()>;
+using PeersFn = std::function<ShardPeers(uint64_t shard)>;
 
 class PeerChunkReplicator final : public blob::ChunkReplicator {
   public:
     PeerChunkReplicator(Remote& remote, PeersFn peers)
         : remote_(remote), peers_(std::move(peers)) {}
-    Status replicate(const blob::ChunkId& id, std::string_view data) override;
+    Status replicate(const blob::ChunkId& id, std::string_view data, uint64_t shard) override;
 
   private:
     Remote& remote_;

@@ -12,9 +12,9 @@
 //                     (kRepairChunks), then the leader makes it a voter
 //   RemoveReplica(n)  the leader drops n from the configuration
 //
-// The meta shard gets the same walk for repair only (no chunks to fetch
-// before a promotion; no balancing). Splits are planned by the driver but
-// not carried out yet (issue 5).
+// Every data shard walks it (repair, balance, drain); the meta shard gets
+// the same walk for repair only (no chunks to fetch before a promotion; no
+// balancing). Splits by size are carried out here too (split_shard).
 
 #include <filesystem>
 #include <fstream>
@@ -64,7 +64,8 @@ Result<std::string> Node::change_membership(std::string_view body) {
     const GroupId g{shard::keys::parse_be64(body.substr(1, 8))};
     const char op = body[9];
     const NodeId node{shard::keys::parse_be64(body.substr(10, 8))};
-    const bool here = g == kShard ? hosts_data() : g == kMeta && meta_replica_here() != nullptr;
+    const bool here =
+        g == kMeta ? meta_replica_here() != nullptr : data_replica_of(g).has_value();
     if (!here) return Status::not_found(fmt::format("shard {} has no replica here", g.value()));
     const multiraft::GroupStatus st = host_->status(g);
     if (st.leader != config_.id) return not_leader_with_hint(st.leader);
@@ -140,8 +141,6 @@ Status Node::placement_step() {
                             read_cluster_view(*meta_engine_, SystemClock::instance().now_unix_ms(),
                                               config_.down_after_ms));
     if (view.shards.empty()) return Status::ok();
-    const uint64_t leader = group_leader(kShard);
-    if (leader == 0) return Status::ok();  // an election runs: next round
 
     PlacementCall call = [&](uint64_t node, std::string body,
                              milliseconds timeout) -> Result<std::string> {
@@ -149,26 +148,46 @@ Status Node::placement_step() {
         if (node == config_.id.value()) return serve_blocking(body);
         return remote_->call(node, std::move(body), timeout);
     };
-    // The data shard's configuration as its leader has it (learners and
-    // their progress are not in the shard map).
-    const std::optional<GroupReport> leads = group_report(leader, kShard);
-    if (!leads || leads->role() != "leader")
-        return Status(Errc::not_leader, fmt::format("node {} no longer leads", leader));
-    const GroupReport& gr = *leads;
-    // The shard map follows the group: the voters a step left (whoever
+    // Each data shard's configuration as its leader has it (learners and
+    // their progress are not in the shard map): every live node's report,
+    // asked once per round.
+    std::map<uint64_t, GroupReport> leads;  // shard -> its leader's report
+    std::map<uint64_t, uint64_t> leader_of;
+    for (uint64_t id : known_nodes()) {
+        if (auto it = view.live.find(id); it != view.live.end() && !it->second) continue;
+        auto bytes = id == config_.id.value()
+                         ? report()
+                         : remote_->call(id, std::string(1, multiraft::wire::kNodeStatus),
+                                         milliseconds(2000));
+        NodeReport nr;
+        if (!bytes.is_ok() || !nr.ParseFromString(*bytes)) continue;
+        for (const auto& gr : nr.groups()) {
+            if (gr.group() == kMeta.value() || gr.role() != "leader") continue;
+            auto it = leads.find(gr.group());
+            if (it != leads.end() && it->second.term() >= gr.term()) continue;
+            leads[gr.group()] = gr;
+            leader_of[gr.group()] = id;
+        }
+    }
+    // The shard map follows the groups: the voters a step left (whoever
     // carried it out, even a meta leader that died right after) are
     // recorded with the next epoch before anything else is decided.
-    CLEAVE_RETURN_IF_ERROR(record_voters(view, gr));
+    for (const auto& [shard, gr] : leads) CLEAVE_RETURN_IF_ERROR(record_voters(view, gr));
 
     // Splits (--split-bytes): a shard whose leader measured more than the
     // threshold, and measured it after its last split, is halved; one per
-    // round, like every step.
+    // round. A shard with a move in flight waits (its voters are changing).
     if (config_.split_bytes > 0) {
         for (const auto& d : view.shards) {
             auto load = view.loads.find(d.id());
             if (load == view.loads.end() || load->second.size_bytes() <= config_.split_bytes)
                 continue;
             if (load->second.measured_ms() <= split_at_ms_[d.id()]) continue;
+            auto gr = leads.find(d.id());
+            if (gr == leads.end() ||
+                std::any_of(gr->second.replicas().begin(), gr->second.replicas().end(),
+                            [](const auto& m) { return !m.voter(); }))
+                continue;
             const int64_t now = SystemClock::instance().now_unix_ms();
             auto done = split_shard(d.id(), std::nullopt);
             split_at_ms_[d.id()] = now;
@@ -184,8 +203,14 @@ Status Node::placement_step() {
         }
     }
     meta::ClusterState state = driver_state(view);
+    std::erase_if(state.shards, [](const meta::ShardState& sh) { return sh.id == kMeta.value(); });
     for (auto& sh : state.shards) {
-        if (sh.id != kShard.value()) continue;
+        auto it = leads.find(sh.id);
+        if (it == leads.end()) {
+            sh.busy = true;  // no leader known this round: nothing to act through
+            continue;
+        }
+        const GroupReport& gr = it->second;
         sh.replicas.clear();
         for (const auto& m : gr.replicas()) {
             sh.replicas.push_back({m.node(), m.voter(), m.match() + kCaughtUpSlack >= gr.commit()});
@@ -194,18 +219,16 @@ Status Node::placement_step() {
                 state.nodes.push_back(meta::NodeState{m.node()});
         }
     }
-    // Only the first data shard's replicas move today: shards split off it
-    // keep the voters they were born with (split_groups.h), so the driver
-    // sees the first shard alone - balancing it against pinned shards would
-    // move it for nothing.
-    std::erase_if(state.shards, [](const meta::ShardState& sh) { return sh.id != kShard.value(); });
     meta::DriverOptions o;
     o.replication = config_.replicas;
-    const meta::Plan plan = meta::plan(state, o);
-    const meta::PlannedStep* step = nullptr;
-    for (const auto& ps : plan)
-        if (!std::holds_alternative<meta::SplitStep>(ps.step)) step = step ? step : &ps;
-    if (step) return execute_step(kShard, leader, *step, call);
+    o.max_moves = 2;
+    // Each step touches one shard, through that shard's own leader: steps of
+    // different shards are carried out in turn, in the plan's order.
+    for (const auto& ps : meta::plan(state, o)) {
+        if (std::holds_alternative<meta::SplitStep>(ps.step)) continue;
+        const uint64_t shard = std::visit([](const auto& st) { return st.shard; }, ps.step);
+        CLEAVE_RETURN_IF_ERROR(execute_step(GroupId{shard}, leader_of[shard], ps, call));
+    }
 
     // The meta shard (led here): repair only - a dead voter replaced on a
     // live node; its few voters gain nothing from balancing.
@@ -241,7 +264,7 @@ Status Node::execute_step(GroupId g, uint64_t leader, const meta::PlannedStep& s
     } else if (const auto* pro = std::get_if<meta::Promote>(&step.step)) {
         // A data replica must hold every chunk before it counts for
         // durability (the meta shard has none).
-        if (g == kShard) {
+        if (g != kMeta) {
             CLEAVE_RETURN_IF_ERROR(call(pro->node, group_request(multiraft::wire::kRepairChunks, g),
                                         milliseconds(300000))
                                        .status());

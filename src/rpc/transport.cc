@@ -1,5 +1,7 @@
 #include "rpc/transport.h"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -127,7 +129,11 @@ void Transport::set_peer(uint64_t node_id, std::string host, uint16_t port) {
     auto p = peer(node_id);
     p->host = std::move(host);
     p->port = port;
-    if ((config_.dial_all || config_.node_id < node_id) && !p->dialing && !stopped_) {
+    const uint64_t self = config_.node_id;
+    const bool joined_pair =
+        config_.initial_members != 0 && std::max(self, node_id) > config_.initial_members;
+    const bool dials = config_.dial_all || (joined_pair ? self > node_id : self < node_id);
+    if (dials && !p->dialing && !stopped_) {
         p->dialing = true;
         asio::co_spawn(io_, dial_loop(p), asio::detached);
     }

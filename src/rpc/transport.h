@@ -9,7 +9,8 @@
 //   │          reader ◀───────┤◀───────────────┤writer ◀─ queue Peer{1} │
 //   └────────────────────────┘                └────────────────────────┘
 //
-// The node with the lower id dials and redials with capped exponential
+// The node with the lower id (of two initial members; of a pair with a node
+// that joined later, the higher id) dials and redials with capped exponential
 // backoff; the other side adopts the connection it accepts. Frames for a
 // peer without a connection wait in its bounded queue: when the queue is full
 // send() refuses (backpressure) instead of growing without bound.
@@ -54,6 +55,11 @@ struct TransportConfig {
     // member knows the address of, reaches the members this way (they adopt
     // the connections they accept).
     bool dial_all = false;
+    // Ids 1..initial_members are the cluster's initial members: of two of
+    // them the lower id dials. A node that joined later (a higher id) is
+    // known to nobody until it calls, so of a pair with a joined node the
+    // higher id dials. 0: the lower id always dials.
+    uint64_t initial_members = 0;
 };
 
 struct TransportStats {
@@ -85,7 +91,7 @@ class Transport {
     void on_message(MessageHandler h) { on_message_ = std::move(h); }
     void on_request(RequestHandler h) { on_request_ = std::move(h); }
 
-    // Adds or updates a peer's address; the lower id of the pair dials.
+    // Adds or updates a peer's address; which side dials: TransportConfig.
     void set_peer(uint64_t node_id, std::string host, uint16_t port);
 
     // Queues a one-way frame. unavailable when the peer's queue is full or

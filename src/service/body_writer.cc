@@ -4,10 +4,11 @@ namespace cleave::service {
 
 LocalBodyWriter::LocalBodyWriter(blob::ChunkStore& chunks, ChunkPins& pins, size_t chunk_size,
                                  size_t inline_limit, uint64_t max_size,
-                                 blob::ChunkReplicator* replicator)
+                                 blob::ChunkReplicator* replicator, uint64_t shard)
     : chunks_(chunks),
       pins_(pins),
       replicator_(replicator),
+      shard_(shard),
       chunk_size_(chunk_size),
       inline_limit_(inline_limit),
       max_size_(max_size) {
@@ -25,7 +26,7 @@ Status LocalBodyWriter::flush_chunk(std::string_view data) {
     std::string raw = blob::chunk_id_bytes(*id);
     pins_.pin(raw);
     pinned_.push_back(raw);
-    if (replicator_) CLEAVE_RETURN_IF_ERROR(replicator_->replicate(*id, data));
+    if (replicator_) CLEAVE_RETURN_IF_ERROR(replicator_->replicate(*id, data, shard_));
     auto* ref = body_.add_chunks();
     ref->set_id(raw);
     ref->set_size(data.size());

@@ -20,11 +20,11 @@ namespace cleave::service {
 class LocalBodyWriter final : public BodyWriter {
   public:
     // inline_limit 0: always chunks (multipart parts).
-    // Each chunk is durable here, then handed to `replicator` (when set), before
-    // write()/finish() return.
+    // Each chunk is durable here, then handed to `replicator` (when set) for
+    // the replicas of `shard`, before write()/finish() return.
     LocalBodyWriter(blob::ChunkStore& chunks, ChunkPins& pins, size_t chunk_size,
                     size_t inline_limit, uint64_t max_size,
-                    blob::ChunkReplicator* replicator = nullptr);
+                    blob::ChunkReplicator* replicator = nullptr, uint64_t shard = 0);
     ~LocalBodyWriter() override;
 
     Status write(std::string_view data) override;
@@ -41,6 +41,7 @@ class LocalBodyWriter final : public BodyWriter {
     blob::ChunkStore& chunks_;
     ChunkPins& pins_;
     blob::ChunkReplicator* const replicator_;
+    const uint64_t shard_;  // the shard the body's object routes to (its chunks' home)
     const size_t chunk_size_;
     const size_t inline_limit_;
     const uint64_t max_size_;

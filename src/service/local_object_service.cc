@@ -333,9 +333,12 @@ Result<std::unique_ptr<BodyWriter>> LocalObjectService::begin_put(std::string_vi
                                                                   std::string_view key) {
     CLEAVE_RETURN_IF_ERROR(check_key(key));
     CLEAVE_RETURN_IF_ERROR(bucket_known(bucket));
-    return std::unique_ptr<BodyWriter>(
-        std::make_unique<LocalBodyWriter>(chunks_, pins_, options_.chunk_size_bytes,
-                                          options_.inline_limit_bytes, kMaxPutBytes, replicator_));
+    // Chunks go where the object's shard is now; a split or a move before
+    // the commit leaves them with a replica that still shares them.
+    const uint64_t shard = view().route(meta::placement_key(bucket, key)).id;
+    return std::unique_ptr<BodyWriter>(std::make_unique<LocalBodyWriter>(
+        chunks_, pins_, options_.chunk_size_bytes, options_.inline_limit_bytes, kMaxPutBytes,
+        replicator_, shard));
 }
 
 Result<ObjectInfo> LocalObjectService::commit_put(std::unique_ptr<BodyWriter> body,
@@ -528,7 +531,8 @@ Result<std::unique_ptr<BodyWriter>> LocalObjectService::begin_part(std::string_v
         return Status(Errc::no_such_upload, std::string(upload_id));
     }
     return std::unique_ptr<BodyWriter>(std::make_unique<LocalBodyWriter>(
-        chunks_, pins_, options_.chunk_size_bytes, 0, kMaxPartBytes, replicator_));
+        chunks_, pins_, options_.chunk_size_bytes, 0, kMaxPartBytes, replicator_,
+        view().route(pk).id));
 }
 
 Result<PartInfo> LocalObjectService::commit_part(std::unique_ptr<BodyWriter> body,

@@ -47,6 +47,12 @@ class SplitHost {
     // The child's initial state is written and synced: it may start serving.
     // An error stops the parent's apply loop, as above.
     virtual Status child_ready(uint64_t child) = 0;
+
+    // The applied index a child starts at. A Raft host answers 1: its
+    // child's group starts from a snapshot of the inherited state at that
+    // index (multiraft::Host::BaseState), so the child's own log begins
+    // after it. 0 for a host whose log starts the child at 1.
+    virtual uint64_t child_base_index() const { return 0; }
 };
 
 // What both hosts' create_child does: a fresh checkpoint of `parent` in

@@ -272,7 +272,7 @@ Status StateMachine::init_child(storage::Engine& child, const ShardDescriptor& c
     // The parent's command log is not the child's: the child's starts empty,
     // so nothing of the parent's may be replayed into it.
     b.delete_range(std::string(1, keys::kLog), std::string(1, static_cast<char>(keys::kLog + 1)));
-    put_applied_index(b, 0);
+    put_applied_index(b, split_host_->child_base_index());
     CLEAVE_RETURN_IF_ERROR(child.write(b, storage::WriteOptions{.sync = false}));
     CLEAVE_RETURN_IF_ERROR(child.sync());
     return split_host_->child_ready(child_range.id());

@@ -397,7 +397,29 @@ class LocalCluster:
         self._killed.add(k)
         self._partitioned.discard(k)   # a failpoint lives in memory only
 
-    def restart(self, k: int, timeout_s: float = READY_TIMEOUT_S) -> None:
+    def join(self, timeout_s: float = READY_TIMEOUT_S) -> int:
+        """Adds a new node to the running cluster: `cleave server` as node 1 runs,
+        on the next loopback address with the next id (`--node-id` above the
+        initial members). Returns its id once it serves; stop() stops it."""
+        k = self.nodes + 1
+        argv = json.loads((self.node_dir(1) / "cmdline").read_text())
+        env = (self.node_dir(1) / "env.json").read_text()
+        replace = {"--data": str(self.data_dir / f"node{k}"),
+                   "--listen": f"{node_host(k)}:{self.port}",
+                   "--cluster-listen": f"{node_host(k)}:{self.port + 1}",
+                   "--node-id": str(k)}
+        for i, a in enumerate(argv[:-1]):
+            if a in replace:
+                argv[i + 1] = replace[a]
+        self.nodes = k
+        d = self.node_dir(k)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "cmdline").write_text(json.dumps(argv) + "\n")
+        (d / "env.json").write_text(env)
+        self.restart(k, timeout_s, why="join")
+        return k
+
+    def restart(self, k: int, timeout_s: float = READY_TIMEOUT_S, why: str = "restart") -> None:
         """Runs node k again exactly as `cleave local` ran it; waits until it serves."""
         if self.node_running(k):
             raise ClusterError(f"node {k} is still running (pid {self.pid(k)})")
@@ -408,7 +430,7 @@ class LocalCluster:
         assert isinstance(argv, list) and argv, f"bad {d / 'cmdline'}: {argv!r}"
         assert isinstance(extra, dict), f"bad {env_path}: {extra!r}"
         log = open(self.node_log(k), "ab")
-        log.write(f"\n=== test harness: restart node {k}: {shlex.join(argv)}\n".encode())
+        log.write(f"\n=== test harness: {why} node {k}: {shlex.join(argv)}\n".encode())
         log.flush()
         p = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                              env=self._env(extra))

@@ -31,9 +31,10 @@ KIB = 1024
 MIB = 1024 * KIB
 
 
-def client(endpoint: str, read_timeout_s: float = 30, pool: int = 4):
-    """A boto3 client for one node: path style, no retries (a test sees every answer)."""
-    return e2e.boto3_client(endpoint, "path", max_attempts=1, pool=pool,
+def client(endpoint: str, read_timeout_s: float = 30, pool: int = 4, attempts: int = 1):
+    """A boto3 client for one node: path style, no retries by default (a test
+    sees every answer); `attempts` > 1 is an SDK's normal retry budget."""
+    return e2e.boto3_client(endpoint, "path", max_attempts=attempts, pool=pool,
                             read_timeout_s=read_timeout_s)
 
 
@@ -151,8 +152,9 @@ class Writers:
     """
 
     def __init__(self, endpoints: list[str], bucket: str, seed: int, threads: int = 6,
-                 big_share: float = 0.1, prefix: str = "w"):
+                 big_share: float = 0.1, prefix: str = "w", attempts: int = 1):
         self.endpoints = endpoints
+        self.attempts = attempts  # each PUT's tries (the SDK retries; a key is written once)
         self.bucket = bucket
         self.seed = seed
         self.threads_n = threads
@@ -185,7 +187,8 @@ class Writers:
 
     def _loop(self, i: int) -> None:
         rng = random.Random(f"{self.seed}/writer/{i}")
-        clients = [client(ep, read_timeout_s=20) for ep in self.endpoints]
+        clients = [client(ep, read_timeout_s=20, attempts=self.attempts)
+                   for ep in self.endpoints]
         led = self.ledger
         seq = 0
         while not self.stop_event.is_set():

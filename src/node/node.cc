@@ -460,7 +460,10 @@ Result<std::string> Node::serve_blocking(std::string_view b) {
             RaftReplica* r = nullptr;
             if (req.first == kMeta) {
                 r = meta_replica_here();
-            } else if (auto d = data_replica_of(req.first); d && (d->member || req.first == kShard)) {
+            } else if (auto d = data_replica_of(req.first); d && (d->in_group || req.first == kShard)) {
+                // Any replica still in the group takes a proposal (Raft orders
+                // it), even one the map does not list yet: a just-promoted
+                // voter may already lead.
                 r = d->replica;
             }
             if (!r) return not_hosted(req.first);
@@ -474,9 +477,11 @@ Result<std::string> Node::serve_blocking(std::string_view b) {
             if (g == kMeta) {
                 r = meta_replica_here();
                 e = meta_engine_.get();
-            } else if (auto d = data_replica_of(g); d && (d->member || g == kShard)) {
+            } else if (auto d = data_replica_of(g); d && (d->in_group || g == kShard)) {
                 // A removed replica no longer hears its group: it must not
-                // answer (the asker tries the next replica).
+                // answer (the asker tries the next replica). One that does
+                // not know yet is safe too: its read barrier waits for an
+                // index its group no longer sends it, and times out.
                 r = d->replica;
                 e = d->engine;
             }

@@ -40,8 +40,13 @@ std::shared_ptr<spdlog::logger> log() {
     return l;
 }
 
-// A learner within this many entries of the commit index has caught up.
+// A learner within this many entries of the commit index has caught up,
+// once it holds anything at all (match 0: nothing acknowledged yet, however
+// short the log).
 constexpr uint64_t kCaughtUpSlack = 50;
+bool caught_up(uint64_t match, uint64_t commit) {
+    return match > 0 && match + kCaughtUpSlack >= commit;
+}
 
 std::string membership_request(GroupId g, char op, uint64_t node) {
     std::string out(1, multiraft::wire::kChangeMembership);
@@ -213,7 +218,7 @@ Status Node::placement_step() {
         const GroupReport& gr = it->second;
         sh.replicas.clear();
         for (const auto& m : gr.replicas()) {
-            sh.replicas.push_back({m.node(), m.voter(), m.match() + kCaughtUpSlack >= gr.commit()});
+            sh.replicas.push_back({m.node(), m.voter(), caught_up(m.match(), gr.commit())});
             if (std::none_of(state.nodes.begin(), state.nodes.end(),
                              [&](const meta::NodeState& n) { return n.id == m.node(); }))
                 state.nodes.push_back(meta::NodeState{m.node()});
@@ -238,7 +243,7 @@ Status Node::placement_step() {
     meta::ShardState m0;
     m0.id = kMeta.value();
     for (const auto& r : ms.replicas) {
-        m0.replicas.push_back({r.node.value(), r.voter, r.match + kCaughtUpSlack >= ms.commit});
+        m0.replicas.push_back({r.node.value(), r.voter, caught_up(r.match, ms.commit)});
         if (std::none_of(mstate.nodes.begin(), mstate.nodes.end(),
                          [&](const meta::NodeState& n) { return n.id == r.node.value(); }))
             mstate.nodes.push_back(meta::NodeState{r.node.value()});
@@ -265,9 +270,21 @@ Status Node::execute_step(GroupId g, uint64_t leader, const meta::PlannedStep& s
         // A data replica must hold every chunk before it counts for
         // durability (the meta shard has none).
         if (g != kMeta) {
-            CLEAVE_RETURN_IF_ERROR(call(pro->node, group_request(multiraft::wire::kRepairChunks, g),
-                                        milliseconds(300000))
-                                       .status());
+            auto repaired = call(pro->node, group_request(multiraft::wire::kRepairChunks, g),
+                                 milliseconds(300000));
+            if (!repaired.is_ok() && repaired.status().code() == Errc::not_found) {
+                // The learner's node does not host the group (it restarted
+                // before it remembered it, or a Split's cleanup raced the
+                // hosting): host it again; it catches up before it counts
+                // as caught up.
+                CLEAVE_RETURN_IF_ERROR(
+                    call(pro->node, group_request(multiraft::wire::kHostGroup, g), kStepTimeout)
+                        .status());
+                return Status::unavailable(
+                    fmt::format("shard {}'s learner on node {} was not hosted: hosted again",
+                                g.value(), pro->node));
+            }
+            CLEAVE_RETURN_IF_ERROR(repaired.status());
         }
         CLEAVE_RETURN_IF_ERROR(
             call(leader, membership_request(g, 'P', pro->node), kStepTimeout).status());

@@ -78,6 +78,10 @@ Result<shard::ApplyOutcome> RaftReplica::propose(shard::Command command) {
             // Not sent (the leader's connection is down: it may have died):
             // safe to retry once an election tells us the next leader.
             if (!sent) r = Status(Errc::not_leader, r.status().message());
+            // The node this one last saw leading no longer hosts the group
+            // (moved away): not applied; wait for the next leader.
+            if (!r.is_ok() && r.status().code() == Errc::not_found)
+                r = Status(Errc::not_leader, r.status().message());
         }
         if (r.is_ok()) return decode_outcome(*r);
         if (r.status().code() != Errc::not_leader || left(deadline) <= kElectionPause)

@@ -125,6 +125,7 @@ Result<KvResult> RemoteEngine::read(const KvRead& request) {
     const std::string body = kv_read_request(request);
     Status last = Status::unavailable("shard has no replicas");
     const std::vector<uint64_t> replicas = replicas_();
+    size_t not_hosting = 0;  // replicas that answered: no such group here
     // A read changes nothing: any failure is retried on the next replica.
     // First pass: only replicas with a live connection (a dead one costs
     // nothing); second pass, if none of them answered: wait for connections
@@ -144,6 +145,7 @@ Result<KvResult> RemoteEngine::read(const KvRead& request) {
                 // The shard no longer owns what was asked: every replica
                 // would say so; the caller re-routes.
                 if (r.status().code() == Errc::stale_epoch) return r.status();
+                if (sent && r.status().code() == Errc::not_found) ++not_hosting;
                 last = r.status();
                 continue;
             }
@@ -155,6 +157,11 @@ Result<KvResult> RemoteEngine::read(const KvRead& request) {
             return out;
         }
     }
+    // None of the replicas the route names hosts the shard any more (it
+    // moved): the caller reads the map again.
+    if (!replicas.empty() && not_hosting >= replicas.size())
+        return Status(Errc::stale_epoch,
+                      fmt::format("no replica named for shard {} hosts it", group_.value()));
     return Status::unavailable(
         fmt::format("no replica of shard {} answered a read: {}", group_.value(), last.message()));
 }

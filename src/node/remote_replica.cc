@@ -1,5 +1,7 @@
 #include "node/remote_replica.h"
 
+#include <algorithm>
+#include <set>
 #include <thread>
 
 #include "node/raft_replica.h"
@@ -18,12 +20,23 @@ Result<shard::ApplyOutcome> RemoteReplica::propose(shard::Command command) {
     const std::string bytes = command.SerializeAsString();
     const std::string request = forward_request(group_, bytes);
     const auto deadline = Clock::now() + propose_timeout_;
-    const std::vector<uint64_t> replicas = replicas_();
+    std::vector<uint64_t> replicas = replicas_();
     size_t next = 0;  // the replica to try when no leader is known
     Status last = Status(Errc::not_leader, "no leader known");
+    std::set<uint64_t> not_hosting;  // replicas that answered: no such group here
     while (true) {
         const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-        if (left <= milliseconds(0) || replicas.empty()) return last;
+        if (left <= milliseconds(0) || replicas.empty()) {
+            // Never "not found" to the caller: it would read as a missing key.
+            if (last.code() == Errc::not_found) return Status::unavailable(last.message());
+            return last;
+        }
+        if (not_hosting.size() >= replicas.size()) {
+            // None of the replicas the route names hosts the shard (moved
+            // away since the route was read): the caller reads the map again.
+            return Status(Errc::stale_epoch,
+                          fmt::format("no replica named for shard {} hosts it", group_.value()));
+        }
         uint64_t target = leader_.load();
         if (target == 0) target = replicas[next++ % replicas.size()];
         bool sent = false;
@@ -46,6 +59,14 @@ Result<shard::ApplyOutcome> RemoteReplica::propose(shard::Command command) {
         }
         // Certainly not applied: follow the replica's hint, or ask the next.
         last = r.status();
+        if (sent && r.status().code() == Errc::not_found) {
+            not_hosting.insert(target);
+            // The map may have moved on meanwhile: ask the replicas it names now.
+            replicas = replicas_();
+            std::erase_if(not_hosting, [&](uint64_t n) {
+                return std::find(replicas.begin(), replicas.end(), n) == replicas.end();
+            });
+        }
         const uint64_t hint = sent ? leader_hint_of(r.status()).value() : 0;
         leader_.store(hint != target ? hint : 0);
         if (hint == 0 && next % replicas.size() == 0) std::this_thread::sleep_for(kElectionPause);

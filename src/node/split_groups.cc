@@ -97,7 +97,11 @@ Status SplitGroups::host_learner(uint64_t id) {
             it->second->left.store(false);
             return Status::ok();
         }
-        if (pending_.count(id)) return Status::ok();  // a Split is making it right now
+        // A Split applying right now makes it (this node holds the parent):
+        // whether it keeps it depends on the Split's voters, so ask again
+        // once that is decided.
+        if (pending_.count(id))
+            return Status::unavailable(fmt::format("shard {} is being split off here", id));
     }
     std::error_code ec;
     fs::remove_all(dir_of(id), ec);

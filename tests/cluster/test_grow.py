@@ -1,10 +1,11 @@
 """A cluster that grows: shards split, nodes join, a node dies.
 
-A 3-node cluster with `--split-bytes` small enough that shards keep
-splitting. While writers, listers and a history recorder run without a
-pause (through nodes 1 and 3, which stay up):
+A 3-node cluster. While writers, listers and a history recorder run without
+a pause (through nodes 1 and 3, which stay up):
 
-1. shards split by size until the map holds at least 16 of them;
+1. the biggest shard is split (`cleave admin split`, the key halving it by
+   size) until the map holds at least 16 shards (splits by size alone are
+   cluster_splits' subject);
 2. a fourth and then a fifth node join (`cleave server --node-id 4|5`), and
    the placement driver moves replicas to them until each holds its share;
 3. node 2 is killed with SIGKILL; once it counts as down (`--down-after-ms`)
@@ -42,7 +43,6 @@ import workload as wl
 from history import Recorder
 
 SHARDS_WANTED = 16
-SPLIT_BYTES = 40000
 DOWN_AFTER_MS = 4000
 ENTRY = [1, 3]        # the nodes clients use; node 2 is the one killed
 KILLED = 2
@@ -140,8 +140,7 @@ def test_cluster_grows_splits_and_heals_under_load(cluster_factory, tmp_path):
         lincheck = history.build_lincheck(tmp_path)
     except FileNotFoundError as e:
         pytest.fail(str(e), pytrace=False)
-    cluster = cluster_factory(nodes=3, extra_args=[
-        "--split-bytes", str(SPLIT_BYTES), "--down-after-ms", str(DOWN_AFTER_MS)])
+    cluster = cluster_factory(nodes=3, extra_args=["--down-after-ms", str(DOWN_AFTER_MS)])
     bucket = "grow"
     wl.create_bucket(wl.client(cluster.node_endpoint(1)), bucket)
     entry = [cluster.node_endpoint(k) for k in ENTRY]
@@ -154,11 +153,21 @@ def test_cluster_grows_splits_and_heals_under_load(cluster_factory, tmp_path):
     rec.start()
     t0 = time.monotonic()
     try:
-        # 1. Splits by size, to at least 16 shards.
-        def enough():
-            s = shards(cluster, 1)
-            return s if len(s) >= SHARDS_WANTED else None
-        found = cluster.wait_for(enough, 420, f"{SHARDS_WANTED} shards split by size")
+        # 1. Splits, to at least 16 shards: `cleave admin split` of the
+        # biggest shard, through the nodes in turn (the split key halves it).
+        writers.wait_acks(100, 120, "before the first split")
+        found = shards(cluster, 1)
+        n = 0
+        while len(found) < SHARDS_WANTED:
+            n += 1
+            assert n <= 4 * SHARDS_WANTED, f"splits keep failing: {found}"
+            biggest = max(found, key=lambda d: d["size"])
+            try:
+                cluster.admin(ENTRY[n % 2], "split", str(biggest["id"]))
+            except ch.ClusterError as e:
+                print(f"split of shard {biggest['id']} refused: {e}", flush=True)
+                writers.wait_acks_started_after(time.monotonic(), 20, 60, "before a retry")
+            found = shards(cluster, 1)
         print(f"{len(found)} shards after {time.monotonic() - t0:.0f}s; "
               f"{len(writers.snapshot()[0])} objects acknowledged", flush=True)
 

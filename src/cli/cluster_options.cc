@@ -1,5 +1,7 @@
 #include "cli/cluster_options.h"
 
+#include <fmt/format.h>
+
 namespace cleave::cli {
 
 void add_cluster_tuning_options(CLI::App& cmd, ClusterTuning& t) {
@@ -22,6 +24,10 @@ void add_cluster_tuning_options(CLI::App& cmd, ClusterTuning& t) {
     cmd.add_option("--split-bytes", t.split_bytes,
                    "Split a data shard in half once its objects hold this many bytes (the meta "
                    "shard's leader decides; needs --placement on); 0 = only by hand");
+    cmd.add_option("--split-writes-per-s", t.split_writes_per_s,
+                   "Split a data shard in half once it applies more writes per second than "
+                   "this (measured by its leader); 0 = never by load")
+        ->check(CLI::NonNegativeNumber);
     cmd.add_option("--placement", t.placement,
                    "on: the meta shard's leader re-replicates and drains data shards")
         ->check(CLI::IsMember({"on", "off"}));
@@ -35,6 +41,7 @@ std::vector<std::string> cluster_tuning_args(const ClusterTuning& t) {
             "--meta-replicas",    std::to_string(t.meta_replicas),
             "--down-after-ms",    std::to_string(t.down_after_ms),
             "--split-bytes",      std::to_string(t.split_bytes),
+            "--split-writes-per-s", fmt::format("{}", t.split_writes_per_s),
             "--placement",        t.placement};
 }
 

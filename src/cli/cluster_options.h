@@ -20,6 +20,7 @@ struct ClusterTuning {
     int64_t down_after_ms = 30000;      // a silent node counts as down after this
     std::string placement = "on";       // re-replication and balancing by the meta leader
     uint64_t split_bytes = 0;           // split a data shard past this many bytes; 0 = by hand
+    double split_writes_per_s = 0;      // split a data shard past this write rate; 0 = never
 };
 
 void add_cluster_tuning_options(CLI::App& cmd, ClusterTuning& t);

@@ -69,8 +69,13 @@ void add_dev_options(CLI::App& cmd, DevOptions& o, bool one_node) {
     cmd.add_option("--split-bytes", o.split_bytes,
                    "Split a shard in half once its objects hold this many bytes; 0 = only by "
                    "hand (cleave admin split)");
+    cmd.add_option("--split-writes-per-s", o.split_writes_per_s,
+                   "Split a shard in half once it applies more writes per second than this; "
+                   "0 = never by load")
+        ->check(CLI::NonNegativeNumber);
     cmd.add_option("--split-check-ms", o.split_check_ms,
-                   "How often shards are measured against --split-bytes")
+                   "How often shards are measured against --split-bytes and "
+                   "--split-writes-per-s")
         ->check(CLI::Range(int64_t{10}, int64_t{3600000}));
 }
 
@@ -119,16 +124,17 @@ int run_dev(const DevOptions& o) {
         cached_source = std::make_unique<cache::CachedChunkSource>(*chunk_cache, **chunks);
     }
 
-    if (o.split_bytes > 0 && o.engine == "redis")
+    if ((o.split_bytes > 0 || o.split_writes_per_s > 0) && o.engine == "redis")
         return fail(
-            "--split-bytes: splitting needs the rocksdb engine (a Redis store keeps one "
-            "shard)");
+            "--split-bytes, --split-writes-per-s: splitting needs the rocksdb engine (a Redis "
+            "store keeps one shard)");
     service::LocalShardsOptions lo;
     lo.data_dir = o.data_dir;
     lo.engine.kind = o.engine;
     lo.engine.redis_url = o.redis_url;
     lo.engine.allow_weak_durability = o.allow_weak_durability;
     lo.split_bytes = o.split_bytes;
+    lo.split_writes_per_s = o.split_writes_per_s;
     lo.split_check_ms = o.split_check_ms;
     auto shards = service::LocalShards::open(lo);
     if (!shards.is_ok()) return fail("shards: " + shards.status().to_string());

@@ -27,6 +27,7 @@ struct DevOptions {
     int64_t gc_grace_s = 3600;
     int64_t gc_interval_s = 600;
     uint64_t split_bytes = 0;       // automatic split threshold of a shard's data; 0 = never
+    double split_writes_per_s = 0;  // automatic split threshold of a shard's write rate
     int64_t split_check_ms = 1000;  // how often shards are measured against it
 };
 

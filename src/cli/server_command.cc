@@ -136,6 +136,7 @@ int run_server(const ServerOptions& o) {
     nc.down_after_ms = o.tuning.down_after_ms;
     nc.placement = o.tuning.placement == "on";
     nc.split_bytes = o.tuning.split_bytes;
+    nc.split_writes_per_s = o.tuning.split_writes_per_s;
     nc.raft.snapshot_entries = o.tuning.snapshot_entries;
     nc.raft.trailing_entries = o.tuning.log_window;
     nc.service.gc_grace_ms = b.gc_grace_s * 1000;

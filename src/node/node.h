@@ -79,6 +79,7 @@ struct NodeConfig {
     int64_t down_after_ms = 30000;          // a node silent this long counts as down
     bool placement = true;                  // the meta leader carries out the driver's plan
     uint64_t split_bytes = 0;               // the meta leader splits data shards past this
+    double split_writes_per_s = 0;          // ... or past this write rate (0: never by load)
     // A standalone gateway (`cleave gateway`): not a member, hosts nothing,
     // registers nothing; dials the members and serves S3 through them.
     bool gateway_only = false;

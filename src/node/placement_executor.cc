@@ -179,14 +179,19 @@ Status Node::placement_step() {
     // recorded with the next epoch before anything else is decided.
     for (const auto& [shard, gr] : leads) CLEAVE_RETURN_IF_ERROR(record_voters(view, gr));
 
-    // Splits (--split-bytes): a shard whose leader measured more than the
-    // threshold, and measured it after its last split, is halved; one per
-    // round. A shard with a move in flight waits (its voters are changing).
-    if (config_.split_bytes > 0) {
+    // Splits (--split-bytes, --split-writes-per-s): a shard whose leader
+    // measured more bytes or more writes per second than the threshold, and
+    // measured it after its last split, is halved; one per round. A shard
+    // with a move in flight waits (its voters are changing).
+    if (config_.split_bytes > 0 || config_.split_writes_per_s > 0) {
         for (const auto& d : view.shards) {
             auto load = view.loads.find(d.id());
-            if (load == view.loads.end() || load->second.size_bytes() <= config_.split_bytes)
-                continue;
+            if (load == view.loads.end()) continue;
+            const bool big =
+                config_.split_bytes > 0 && load->second.size_bytes() > config_.split_bytes;
+            const bool hot = config_.split_writes_per_s > 0 &&
+                             load->second.writes_per_s() > config_.split_writes_per_s;
+            if (!big && !hot) continue;
             if (load->second.measured_ms() <= split_at_ms_[d.id()]) continue;
             auto gr = leads.find(d.id());
             if (gr == leads.end() ||
@@ -202,8 +207,13 @@ Status Node::placement_step() {
                                 done.status().to_string());
                 continue;
             }
-            log()->info("placement: shard {} holds {} bytes (> {}): split", d.id(),
-                        load->second.size_bytes(), config_.split_bytes);
+            if (big) {
+                log()->info("placement: shard {} holds {} bytes (> {}): split", d.id(),
+                            load->second.size_bytes(), config_.split_bytes);
+            } else {
+                log()->info("placement: shard {} applies {:.0f} writes/s (> {:.0f}): split",
+                            d.id(), load->second.writes_per_s(), config_.split_writes_per_s);
+            }
             return Status::ok();
         }
     }

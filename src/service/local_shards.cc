@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/clock.h"
 #include "common/logging.h"
 #include "shard/record_keys.h"
 #include "shard/shard_range.h"
@@ -49,7 +50,7 @@ LocalShards::LocalShards(LocalShardsOptions options) : options_(std::move(option
 Result<std::unique_ptr<LocalShards>> LocalShards::open(LocalShardsOptions options) {
     auto s = std::unique_ptr<LocalShards>(new LocalShards(std::move(options)));
     CLEAVE_RETURN_IF_ERROR(s->open_all());
-    if (s->options_.split_bytes > 0)
+    if (s->options_.split_bytes > 0 || s->options_.split_writes_per_s > 0)
         s->split_thread_ = std::thread([p = s.get()] { p->split_loop(); });
     return s;
 }
@@ -276,11 +277,22 @@ void LocalShards::split_loop() {
             // Measuring reads the whole shard: only a shard that applied
             // something since its last measurement is measured again.
             const uint64_t applied = static_cast<shard::LocalReplica*>(r.replica)->applied_index();
+            const int64_t now = SystemClock::instance().now_unix_ms();
+            auto& [mark_ms, mark_applied] = rate_mark_[r.id];
+            const bool hot = options_.split_writes_per_s > 0 && mark_ms != 0 && now > mark_ms &&
+                             applied >= mark_applied &&
+                             static_cast<double>(applied - mark_applied) * 1000.0 /
+                                     static_cast<double>(now - mark_ms) >
+                                 options_.split_writes_per_s;
+            mark_ms = now;
+            mark_applied = applied;
             uint64_t& seen = measured_at_[r.id];
-            if (seen == applied && applied != 0) continue;
-            seen = applied;
-            auto bytes = shard::shard_bytes(*r.engine);
-            if (!bytes.is_ok() || *bytes < options_.split_bytes) continue;
+            if (!hot) {
+                if (options_.split_bytes == 0 || (seen == applied && applied != 0)) continue;
+                seen = applied;
+                auto bytes = shard::shard_bytes(*r.engine);
+                if (!bytes.is_ok() || *bytes < options_.split_bytes) continue;
+            }
             auto d = split(r.id, std::nullopt);
             if (!d.is_ok() && d.status().code() != Errc::invalid_argument)
                 log()->warn("automatic split of shard {} failed: {}", r.id, d.status().to_string());

@@ -16,8 +16,10 @@
 // written, so the upper half always has an owner that serves it. A crash
 // before the manifest lists the child discards the copy (split_host.h).
 //
-// Automatic splits: with split_bytes set, a background thread splits any
-// shard whose data (shard::shard_bytes) passes it, at the key that halves it.
+// Automatic splits: with split_bytes (or split_writes_per_s) set, a
+// background thread splits any shard whose data (shard::shard_bytes) or
+// write rate (commands applied per second since the last check) passes it,
+// at the key that halves its data.
 // Splits need an engine that can checkpoint (rocksdb, memory): a store on
 // Redis keeps one shard.
 //
@@ -46,7 +48,8 @@ struct LocalShardsOptions {
     storage::EngineOptions engine;  // kind and options; the path is per shard
     shard::LocalReplicaOptions replica;
     uint64_t split_bytes = 0;        // automatic split threshold; 0 = never
-    int64_t split_check_ms = 1000;   // how often the threshold is checked
+    double split_writes_per_s = 0;   // automatic split threshold of the write rate; 0 = never
+    int64_t split_check_ms = 1000;   // how often the thresholds are checked
 };
 
 struct LocalShardInfo {
@@ -106,7 +109,10 @@ class LocalShards final : public ShardRouting, public shard::SplitHost {
     std::condition_variable stop_cv_;
     bool stopping_ = false;  // guarded by stop_mu_
     std::thread split_thread_;
-    std::map<uint64_t, uint64_t> measured_at_;  // split thread only: applied index when measured
+    // Split thread only: each shard's applied index when last measured, and
+    // when it was checked (for the write rate).
+    std::map<uint64_t, uint64_t> measured_at_;
+    std::map<uint64_t, std::pair<int64_t, uint64_t>> rate_mark_;  // shard -> (ms, applied)
 };
 
 }  // namespace cleave::service

@@ -25,10 +25,12 @@ class LocalShardsTest : public ::testing::Test {
         chunks_ = std::move(*chunks);
         open();
     }
-    void open() {
+    void open(double split_writes_per_s = 0) {
         LocalShardsOptions o;
         o.data_dir = dir_.string();
         o.engine.kind = "rocksdb";
+        o.split_writes_per_s = split_writes_per_s;
+        o.split_check_ms = 20;
         auto s = LocalShards::open(o);
         ASSERT_TRUE(s.is_ok()) << s.status().to_string();
         shards_ = std::move(*s);
@@ -137,6 +139,27 @@ TEST_F(LocalShardsTest, SplitsKeepEveryObjectAndSurviveARestart) {
     for (const auto& k : keys) ASSERT_TRUE(svc_->delete_object("b", k).is_ok());
     EXPECT_TRUE(svc_->delete_bucket("b").is_ok());
     EXPECT_EQ(svc_->head_bucket("b").status().code(), Errc::no_such_bucket);
+}
+
+TEST_F(LocalShardsTest, AShardWritingFasterThanTheThresholdSplitsByItself) {
+    close();
+    open(/*split_writes_per_s=*/20);
+    ASSERT_TRUE(svc_->create_bucket("hot").is_ok());
+    // Writes as fast as they go until the split thread (checking every 20
+    // ms) has seen more than 20 writes/s on the one shard and split it; a
+    // deadline, not a sleep, bounds the wait.
+    std::vector<std::string> keys;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (shards_->table().size() < 2) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no split by load";
+        const std::string key = fmt::format("d{}/k{:05}", keys.size() % 7, keys.size());
+        ASSERT_TRUE(put("hot", key).is_ok());
+        keys.push_back(key);
+    }
+    for (const auto& k : keys) EXPECT_EQ(get("hot", k), "data of " + k);
+    std::vector<std::string> want = keys;
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(list("hot", "", 100), want);
 }
 
 TEST_F(LocalShardsTest, AShardMissingABucketMirrorGetsItOnItsFirstWrite) {

@@ -275,6 +275,42 @@ TEST_F(HostTest, NodeBehindACompactedLogCatchesUpBySnapshotInPieces) {
 // node joins as a learner, catches up by snapshot (the log was compacted),
 // is promoted, and an original voter is removed; the group then commits
 // with the new node's vote while two of the original voters are gone.
+// A split's child: every initial member already holds state that is not in
+// the group's log. A replica added later must get it through the base
+// snapshot, not by replaying a log that lacks it.
+TEST_F(HostTest, AGroupWithInheritedStateGivesItToALaterLearner) {
+    for (int i = 1; i <= 3; ++i) start(i, /*initial_member=*/false);
+    const std::set<NodeId> voters = {NodeId{1}, NodeId{2}, NodeId{3}};
+    const Host::BaseState base{1, "base1,base2"};
+    for (int i = 1; i <= 3; ++i) {
+        ASSERT_TRUE(nodes_[i]->sm.install(1, base.image).is_ok());
+        ASSERT_TRUE(nodes_[i]->host->add_group_running(kGroup, nodes_[i]->sm, voters, &base).is_ok());
+    }
+    ASSERT_TRUE(propose("m0").is_ok());
+
+    start(4, /*initial_member=*/false);
+    ASSERT_TRUE(nodes_[4]->host->add_group_running(kGroup, nodes_[4]->sm).is_ok());
+    Status last = Status::unavailable("not tried");
+    ASSERT_TRUE(eventually([&] {
+        const int l = leader();
+        if (l == 0) return false;
+        last = nodes_[l]->host->change_membership(kGroup, voters, {NodeId{4}}, 5s);
+        return last.is_ok();
+    })) << last.to_string();
+    EXPECT_TRUE(eventually([&] { return nodes_[4]->sm.items() == "base1,base2,m0"; }))
+        << nodes_[4]->sm.items();
+    EXPECT_GE(nodes_[4]->sm.installs(), 1);
+
+    // A restart of an initial member comes back from the base snapshot's
+    // file and the WAL, with the same state.
+    stop(2);
+    start(2, /*initial_member=*/false);
+    ASSERT_TRUE(nodes_[2]->host->add_group_running(kGroup, nodes_[2]->sm, voters).is_ok());
+    ASSERT_TRUE(propose("m1").is_ok());
+    EXPECT_TRUE(eventually([&] { return nodes_[2]->sm.items() == "base1,base2,m0,m1"; }))
+        << nodes_[2]->sm.items();
+}
+
 TEST_F(HostTest, MembershipChangeMovesTheGroupToANewNode) {
     options_.snapshot_entries = 5;
     options_.trailing_entries = 2;

@@ -143,3 +143,33 @@ def test_shards_split_by_size_under_writers(cluster_factory):
     final = shards(cluster, 3)
     print(f"{len(final)} shards split by size ({[d['size'] for d in final]} bytes); "
           f"{len(acked)} acknowledged objects read back via all 3 nodes")
+
+
+def test_shards_split_by_load_under_writers(cluster_factory):
+    """`--split-writes-per-s`: a shard whose leader measured more writes per
+    second than the threshold is split (its size alone would never be: no
+    --split-bytes); writers see no failure, and everything reads back."""
+    seed = ch.seed_from_env()
+    cluster = cluster_factory(nodes=3, extra_args=["--split-writes-per-s", "10"])
+    bucket = "byload"
+    wl.create_bucket(wl.client(cluster.node_endpoint(1)), bucket)
+    writers = wl.Writers([cluster.node_endpoint(k) for k in cluster.node_ids()], bucket, seed,
+                         threads=4, big_share=0)
+    writers.start()
+    try:
+        def split_by_load():
+            s = shards(cluster, 2)
+            return s if len(s) >= 3 else None
+        found = cluster.wait_for(split_by_load, 180, "3 shards split by load")
+        writers.wait_acks_started_after(time.monotonic(), 20, 60, "after the splits")
+    finally:
+        writers.stop()
+    check_ranges(found)
+    acked, in_doubt, refused = writers.snapshot()
+    assert writers.ledger.error_count == 0, "writes failed while shards split"
+    v = wl.verify_everywhere(cluster.endpoints(), bucket, acked, in_doubt)
+    wl.assert_nothing_lost(v, refused, writers.ledger.error_count)
+    log = cluster.node_log(1).read_text() + cluster.node_log(2).read_text() + \
+        cluster.node_log(3).read_text()
+    assert "writes/s (>" in log, "no split was logged as one by load"
+    print(f"{len(found)} shards split by load; {len(acked)} acknowledged objects read back")

@@ -34,15 +34,24 @@ void add_cluster_tuning_options(CLI::App& cmd, ClusterTuning& t) {
 }
 
 std::vector<std::string> cluster_tuning_args(const ClusterTuning& t) {
-    return {"--snapshot-entries", std::to_string(t.snapshot_entries),
-            "--log-window",       std::to_string(t.log_window),
-            "--tick-ms",          std::to_string(t.tick_ms),
-            "--replicas",         std::to_string(t.replicas),
-            "--meta-replicas",    std::to_string(t.meta_replicas),
-            "--down-after-ms",    std::to_string(t.down_after_ms),
-            "--split-bytes",      std::to_string(t.split_bytes),
-            "--split-writes-per-s", fmt::format("{}", t.split_writes_per_s),
-            "--placement",        t.placement};
+    return {"--snapshot-entries",
+            std::to_string(t.snapshot_entries),
+            "--log-window",
+            std::to_string(t.log_window),
+            "--tick-ms",
+            std::to_string(t.tick_ms),
+            "--replicas",
+            std::to_string(t.replicas),
+            "--meta-replicas",
+            std::to_string(t.meta_replicas),
+            "--down-after-ms",
+            std::to_string(t.down_after_ms),
+            "--split-bytes",
+            std::to_string(t.split_bytes),
+            "--split-writes-per-s",
+            fmt::format("{}", t.split_writes_per_s),
+            "--placement",
+            t.placement};
 }
 
 }  // namespace cleave::cli

@@ -161,8 +161,7 @@ class Host {
 
     Group* find(GroupId id) const;
     Result<std::unique_ptr<Group>> make_group(GroupId id, const std::set<NodeId>& initial_voters,
-                                              const BaseState* base,
-                                              GroupStateMachine& sm);
+                                              const BaseState* base, GroupStateMachine& sm);
     void schedule_flush();
     void flush();
     boost::asio::awaitable<void> tick_loop();

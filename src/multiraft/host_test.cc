@@ -284,7 +284,8 @@ TEST_F(HostTest, AGroupWithInheritedStateGivesItToALaterLearner) {
     const Host::BaseState base{1, "base1,base2"};
     for (int i = 1; i <= 3; ++i) {
         ASSERT_TRUE(nodes_[i]->sm.install(1, base.image).is_ok());
-        ASSERT_TRUE(nodes_[i]->host->add_group_running(kGroup, nodes_[i]->sm, voters, &base).is_ok());
+        ASSERT_TRUE(
+            nodes_[i]->host->add_group_running(kGroup, nodes_[i]->sm, voters, &base).is_ok());
     }
     ASSERT_TRUE(propose("m0").is_ok());
 

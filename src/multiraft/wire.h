@@ -19,5 +19,6 @@ inline constexpr char kHostGroup = 'H';         // become a new replica of a gro
 inline constexpr char kChangeMembership = 'M';  // on a group's leader: add/promote/remove
 inline constexpr char kRepairChunks = 'F';      // fetch every chunk this node's shard lacks
 inline constexpr char kSplitKey = 'Y';          // the key that halves a data shard here
+inline constexpr char kLeftGroup = 'L';         // placement removed this node's replica of a group
 
 }  // namespace cleave::multiraft::wire

@@ -85,9 +85,13 @@ Status Node::start() {
     ho.dir = raft_dir;
     host_ = std::make_unique<multiraft::Host>(io_, *transport_, ho);
     CLEAVE_RETURN_IF_ERROR(host_->open());
-    split_groups_ = std::make_unique<SplitGroups>(config_.data_dir, config_.engine, *host_,
-                                                  *remote_, config_.id,
-                                                  [this] { want_chunk_repair(); });
+    split_groups_ =
+        std::make_unique<SplitGroups>(config_.data_dir, config_.engine, *host_, *remote_,
+                                      config_.id, [this] { want_chunk_repair(); });
+    split_groups_->set_left_check([this](uint64_t id) {
+        auto r = data_replica_of(GroupId{id});
+        return !r || !r->member;
+    });
     // Placement: the first k members in id order (config_.members is sorted).
     for (const auto& [id, addr] : config_.members) {
         if (meta_voters_.size() < std::max<size_t>(config_.meta_replicas, 1))
@@ -343,8 +347,8 @@ void Node::learn_peers(const std::vector<shard::NodeRecord>& nodes) {
             const int port = std::atoi(n.cluster().c_str() + colon + 1);
             if (port <= 0 || port > 65535) continue;
             peers_set_.insert(n.id());
-            fresh.push_back({n.id(), PeerAddress{n.cluster().substr(0, colon),
-                                                 static_cast<uint16_t>(port)}});
+            fresh.push_back(
+                {n.id(), PeerAddress{n.cluster().substr(0, colon), static_cast<uint16_t>(port)}});
         }
     }
     for (auto& [id, addr] : fresh) {
@@ -364,8 +368,7 @@ std::optional<Node::DataReplica> Node::data_replica_of(GroupId g) {
     if (!c) return std::nullopt;
     const bool in_group = !c->left.load();
     const std::vector<uint64_t> listed = map_replicas(g);
-    const bool in_map =
-        std::find(listed.begin(), listed.end(), config_.id.value()) != listed.end();
+    const bool in_map = std::find(listed.begin(), listed.end(), config_.id.value()) != listed.end();
     return DataReplica{g, c->engine.get(), c->replica.get(), in_group, in_group && in_map};
 }
 
@@ -425,6 +428,7 @@ Status Node::host_data_shard(const std::set<NodeId>& initial_voters, bool runnin
     }
     shard_ = std::move(group);
     replica_ = std::make_unique<RaftReplica>(*host_, *remote_, config_.id, kShard);
+    replica_->set_left_check([this] { return serving_ && !serving_->local(); });
     hosts_data_.store(true, std::memory_order_release);
     return Status::ok();
 }
@@ -460,14 +464,18 @@ Result<std::string> Node::serve_blocking(std::string_view b) {
             RaftReplica* r = nullptr;
             if (req.first == kMeta) {
                 r = meta_replica_here();
-            } else if (auto d = data_replica_of(req.first); d && (d->in_group || req.first == kShard)) {
+            } else if (auto d = data_replica_of(req.first);
+                       d && (d->in_group || req.first == kShard)) {
                 // Any replica still in the group takes a proposal (Raft orders
                 // it), even one the map does not list yet: a just-promoted
                 // voter may already lead.
                 r = d->replica;
             }
             if (!r) return not_hosted(req.first);
-            return r->propose_here(std::move(req.second));
+            auto answer = r->propose_here(std::move(req.second));
+            if (!answer.is_ok() && req.first != kMeta && r->has_left())
+                return not_hosted(req.first);
+            return answer;
         }
         case multiraft::wire::kKvRead: {
             CLEAVE_ASSIGN_OR_RETURN(KvRead req, parse_kv_read(b));
@@ -486,7 +494,11 @@ Result<std::string> Node::serve_blocking(std::string_view b) {
                 e = d->engine;
             }
             if (!r) return not_hosted(g);
-            CLEAVE_RETURN_IF_ERROR(r->read_barrier());
+            if (Status s = r->read_barrier(); !s.is_ok()) {
+                // Left the group while waiting: the asker tries the next one.
+                if (g != kMeta && r->has_left()) return not_hosted(g);
+                return s;
+            }
             reads_served_.fetch_add(1, std::memory_order_relaxed);
             return serve_kv_read(*e, req);
         }
@@ -509,6 +521,24 @@ Result<std::string> Node::serve_blocking(std::string_view b) {
         }
         case multiraft::wire::kChangeMembership:
             return change_membership(b);
+        case multiraft::wire::kLeftGroup: {
+            // Told by the placement executor once the removal committed: a
+            // removed replica often never learns it from its group, and
+            // reads waiting on it would only time out.
+            if (b.size() != 9) return Status::invalid_argument("bad left-group request");
+            const GroupId g{shard::keys::parse_be64(b.substr(1))};
+            if (g == kShard) {
+                if (serving_ && serving_->local()) {
+                    serving_->go_remote();
+                    log()->warn(
+                        "this node's replica left shard 1 (placement): serving it as a "
+                        "gateway");
+                }
+            } else if (HostedChild* c = split_groups_->find(g); c && !c->left.exchange(true)) {
+                log()->warn("this node's replica left shard {} (placement)", g.value());
+            }
+            return std::string();
+        }
         case multiraft::wire::kSplitKey: {
             if (b.size() != 9) return Status::invalid_argument("bad split key request");
             return split_key_here(GroupId{shard::keys::parse_be64(b.substr(1))});
@@ -569,8 +599,8 @@ Result<std::string> Node::status_json() {
         if (id == config_.id.value()) {
             bytes = report();
         } else {
-            bytes = remote_->call(id, std::string(1, multiraft::wire::kNodeStatus),
-                                  milliseconds(2000));
+            bytes =
+                remote_->call(id, std::string(1, multiraft::wire::kNodeStatus), milliseconds(2000));
         }
         NodeReport nr;
         if (bytes.is_ok() && nr.ParseFromString(*bytes)) reports[id] = std::move(nr);

@@ -59,9 +59,11 @@ void Node::check_split_membership() {
         if (st.replicas.empty()) continue;  // a learner before its first snapshot
         const bool in_config = std::any_of(st.replicas.begin(), st.replicas.end(),
                                            [&](const auto& r) { return r.node == config_.id; });
-        if (c->left.exchange(!in_config) != !in_config)
-            log()->warn("this node's replica {} shard {}", in_config ? "rejoined" : "left",
-                        g.value());
+        // One way: a removed replica's own configuration may still list it
+        // (it never heard the final one); only placement hosting it again
+        // (host_learner) makes it a member again.
+        if (!in_config && !c->left.exchange(true))
+            log()->warn("this node's replica left shard {}", g.value());
     }
 }
 
@@ -100,8 +102,7 @@ void Node::host_missing_shards() {
                         s.to_string());
             continue;
         }
-        log()->warn("shard {}: the map places a replica here that never was: hosting it empty",
-                    id);
+        log()->warn("shard {}: the map places a replica here that never was: hosting it empty", id);
     }
 }
 

@@ -42,7 +42,7 @@ Result<std::string> serve_chunk_request(blob::ChunkStore& store, std::string_vie
 }
 
 Status PeerChunkReplicator::replicate(const blob::ChunkId& id, std::string_view data,
-                                     uint64_t shard) {
+                                      uint64_t shard) {
     const ShardPeers p = peers_(shard);
     const size_t majority = p.voters / 2 + 1;
     // This node's own copy counts only when it is a voter.

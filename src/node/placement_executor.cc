@@ -69,8 +69,7 @@ Result<std::string> Node::change_membership(std::string_view body) {
     const GroupId g{shard::keys::parse_be64(body.substr(1, 8))};
     const char op = body[9];
     const NodeId node{shard::keys::parse_be64(body.substr(10, 8))};
-    const bool here =
-        g == kMeta ? meta_replica_here() != nullptr : data_replica_of(g).has_value();
+    const bool here = g == kMeta ? meta_replica_here() != nullptr : data_replica_of(g).has_value();
     if (!here) return Status::not_found(fmt::format("shard {} has no replica here", g.value()));
     const multiraft::GroupStatus st = host_->status(g);
     if (st.leader != config_.id) return not_leader_with_hint(st.leader);
@@ -211,8 +210,8 @@ Status Node::placement_step() {
                 log()->info("placement: shard {} holds {} bytes (> {}): split", d.id(),
                             load->second.size_bytes(), config_.split_bytes);
             } else {
-                log()->info("placement: shard {} applies {:.0f} writes/s (> {:.0f}): split",
-                            d.id(), load->second.writes_per_s(), config_.split_writes_per_s);
+                log()->info("placement: shard {} applies {:.0f} writes/s (> {:.0f}): split", d.id(),
+                            load->second.writes_per_s(), config_.split_writes_per_s);
             }
             return Status::ok();
         }
@@ -301,6 +300,22 @@ Status Node::execute_step(GroupId g, uint64_t leader, const meta::PlannedStep& s
     } else if (const auto* rm = std::get_if<meta::RemoveReplica>(&step.step)) {
         CLEAVE_RETURN_IF_ERROR(
             call(leader, membership_request(g, 'R', rm->node), kStepTimeout).status());
+        if (g != kMeta) {
+            // Tell the removed node at once (its group may never tell it),
+            // and record the new voters now rather than next round: nodes
+            // route by the map.
+            auto told =
+                call(rm->node, group_request(multiraft::wire::kLeftGroup, g), milliseconds(2000));
+            if (!told.is_ok())
+                log()->info("node {} not told it left shard {}: {}", rm->node, g.value(),
+                            told.status().to_string());
+            CLEAVE_ASSIGN_OR_RETURN(
+                ClusterView view,
+                read_cluster_view(*meta_engine_, SystemClock::instance().now_unix_ms(),
+                                  config_.down_after_ms));
+            if (auto gr = group_report(leader, g); gr && gr->role() == "leader")
+                CLEAVE_RETURN_IF_ERROR(record_voters(view, *gr));
+        }
     }
     return Status::ok();
 }

@@ -86,6 +86,9 @@ Result<shard::ApplyOutcome> RaftReplica::propose(shard::Command command) {
         if (r.is_ok()) return decode_outcome(*r);
         if (r.status().code() != Errc::not_leader || left(deadline) <= kElectionPause)
             return r.status();
+        if (has_left())
+            return Status(Errc::stale_epoch,
+                          fmt::format("this replica left shard {}", group_.value()));
         std::this_thread::sleep_for(kElectionPause);
     }
 }
@@ -98,6 +101,9 @@ Status RaftReplica::read_barrier() {
         const milliseconds attempt = std::min(left(deadline), kReadAttempt);
         Status s = host_.read_barrier(group_, std::max(attempt, milliseconds(1)));
         if (s.is_ok() || s.code() == Errc::aborted || left(deadline) <= kElectionPause) return s;
+        if (has_left())
+            return Status(Errc::stale_epoch,
+                          fmt::format("this replica left shard {}", group_.value()));
         if (s.code() == Errc::not_leader) std::this_thread::sleep_for(kElectionPause);
     }
 }

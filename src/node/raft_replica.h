@@ -8,8 +8,14 @@
 // retried (after a short pause while an election runs) until the deadline.
 // Any other failure may hide an applied command and is returned as is
 // (unavailable: the client retries if it wants to).
+//
+// A replica removed from its group (set_left_check) stops waiting: its
+// group no longer tells it of leaders or commits, so a barrier or a
+// proposal waiting on it would only time out. It answers stale_epoch
+// instead, and the caller routes again by the shard map.
 
 #include <chrono>
+#include <functional>
 
 #include "common/strong_id.h"
 #include "multiraft/host.h"
@@ -37,12 +43,17 @@ class RaftReplica final : public shard::Replica {
     // The leader's side of a forwarded proposal (wire::kPropose).
     Result<std::string> propose_here(std::string command);
 
+    // Whether this replica is no longer its group's (checked while waiting).
+    void set_left_check(std::function<bool()> left) { left_ = std::move(left); }
+    bool has_left() const { return left_ && left_(); }
+
   private:
     multiraft::Host& host_;
     Remote& remote_;
     const NodeId self_;
     const GroupId group_;
     const RaftReplicaOptions options_;
+    std::function<bool()> left_;  // set before use, read only after
 };
 
 std::string forward_request(GroupId group, const std::string& command);

@@ -190,6 +190,7 @@ Status SplitGroups::host(uint64_t id, std::unique_ptr<storage::Engine> engine,
         CLEAVE_RETURN_IF_ERROR(host_.add_group(c->id, voters, *c->group));
     }
     c->replica = std::make_unique<RaftReplica>(host_, remote_, self_, c->id);
+    if (left_check_) c->replica->set_left_check([this, id] { return left_check_(id); });
     std::lock_guard lock(mu_);
     children_[id] = std::move(c);
     return Status::ok();

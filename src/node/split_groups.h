@@ -68,6 +68,10 @@ class SplitGroups final : public shard::SplitHost {
     HostedChild* find(GroupId id);
     std::vector<GroupId> ids() const;
 
+    // How a hosted replica's RaftReplica learns that it left its group (the
+    // node's view: configuration and shard map). Set before any hosting.
+    void set_left_check(std::function<bool(uint64_t id)> check) { left_check_ = std::move(check); }
+
     // Hosts shard `id` as a new, empty replica that the group's leader adds
     // as a learner and catches up by snapshot (placement's AddLearner, or a
     // child this node missed: its parent caught up past the Split by
@@ -90,12 +94,13 @@ class SplitGroups final : public shard::SplitHost {
     Remote& remote_;
     const NodeId self_;
     const std::function<void()> on_install_;  // chunk repair after a snapshot install
+    std::function<bool(uint64_t)> left_check_;
     // Held while a replica is being made (a Split's copy, a learner's empty
     // engine): both write DATA/shards/N, and the first one wins.
     std::mutex make_mu_;
     mutable std::mutex mu_;
-    std::map<uint64_t, std::unique_ptr<HostedChild>> children_;        // guarded by mu_
-    std::map<uint64_t, std::unique_ptr<storage::Engine>> pending_;     // guarded by mu_
+    std::map<uint64_t, std::unique_ptr<HostedChild>> children_;     // guarded by mu_
+    std::map<uint64_t, std::unique_ptr<storage::Engine>> pending_;  // guarded by mu_
 };
 
 }  // namespace cleave::node

@@ -89,8 +89,8 @@ LocalObjectService::LocalObjectService(ShardRouting& routing, blob::ChunkStore& 
                                        const Clock& clock, LocalObjectServiceOptions options,
                                        blob::ChunkSource* read_source,
                                        blob::ChunkReplicator* replicator, MetaShard meta)
-    : LocalObjectService(nullptr, &routing, chunks, clock, options, read_source, replicator,
-                         meta) {}
+    : LocalObjectService(nullptr, &routing, chunks, clock, options, read_source, replicator, meta) {
+}
 
 LocalObjectService::LocalObjectService(std::unique_ptr<ShardRouting> owned, ShardRouting* routing,
                                        blob::ChunkStore& chunks, const Clock& clock,
@@ -223,9 +223,10 @@ Status LocalObjectService::check_key(std::string_view key) const {
 Status LocalObjectService::ensure_dir_marker(std::string_view bucket, std::string_view key) {
     std::string_view root = meta::root_of(key);
     if (root.empty()) return Status::ok();
-    CLEAVE_ASSIGN_OR_RETURN(bool exists, retry_stale([&] {
-                                return shard::Reader(view().engine()).dir_marker_exists(bucket, root);
-                            }));
+    CLEAVE_ASSIGN_OR_RETURN(
+        bool exists, retry_stale([&] {
+            return shard::Reader(view().engine()).dir_marker_exists(bucket, root);
+        }));
     if (exists) return Status::ok();
     shard::Command c;
     auto* m = c.mutable_ensure_dir_marker();
@@ -426,9 +427,10 @@ Result<ObjectInfo> LocalObjectService::copy_object(std::string_view src_bucket,
     shard::ObjectRecord src;
     std::vector<std::string> pinned;
     for (int attempt = 0;; ++attempt) {
-        CLEAVE_ASSIGN_OR_RETURN(auto rec, retry_stale([&] {
-                                    return shard::Reader(view().engine()).object(src_bucket, src_key);
-                                }));
+        CLEAVE_ASSIGN_OR_RETURN(
+            auto rec, retry_stale([&] {
+                return shard::Reader(view().engine()).object(src_bucket, src_key);
+            }));
         if (!rec) {
             CLEAVE_RETURN_IF_ERROR(bucket_local(src_bucket));
             return Status(Errc::no_such_key, std::string(src_key));
@@ -437,9 +439,10 @@ Result<ObjectInfo> LocalObjectService::copy_object(std::string_view src_bucket,
             pins_.pin(c.id());
             pinned.push_back(c.id());
         }
-        CLEAVE_ASSIGN_OR_RETURN(auto again, retry_stale([&] {
-                                    return shard::Reader(view().engine()).object(src_bucket, src_key);
-                                }));
+        CLEAVE_ASSIGN_OR_RETURN(
+            auto again, retry_stale([&] {
+                return shard::Reader(view().engine()).object(src_bucket, src_key);
+            }));
         if (again && again->SerializeAsString() == rec->SerializeAsString()) {
             src = std::move(*rec);
             break;
@@ -518,7 +521,8 @@ Result<std::unique_ptr<BodyWriter>> LocalObjectService::begin_part(std::string_v
     }
     const std::string pk = meta::placement_key(bucket, key);
     auto read_upload = [&] {
-        return retry_stale([&] { return shard::Reader(view().engine()).upload(bucket, key, upload_id); });
+        return retry_stale(
+            [&] { return shard::Reader(view().engine()).upload(bucket, key, upload_id); });
     };
     CLEAVE_ASSIGN_OR_RETURN(auto up, read_upload());
     if (!up) {
@@ -530,9 +534,9 @@ Result<std::unique_ptr<BodyWriter>> LocalObjectService::begin_part(std::string_v
         CLEAVE_RETURN_IF_ERROR(bucket_local(bucket));
         return Status(Errc::no_such_upload, std::string(upload_id));
     }
-    return std::unique_ptr<BodyWriter>(std::make_unique<LocalBodyWriter>(
-        chunks_, pins_, options_.chunk_size_bytes, 0, kMaxPartBytes, replicator_,
-        view().route(pk).id));
+    return std::unique_ptr<BodyWriter>(
+        std::make_unique<LocalBodyWriter>(chunks_, pins_, options_.chunk_size_bytes, 0,
+                                          kMaxPartBytes, replicator_, view().route(pk).id));
 }
 
 Result<PartInfo> LocalObjectService::commit_part(std::unique_ptr<BodyWriter> body,
@@ -597,19 +601,19 @@ Result<ListPartsResult> LocalObjectService::list_parts(std::string_view bucket,
                                                        uint32_t part_number_marker,
                                                        uint32_t max_parts) {
     using Parts = std::vector<shard::PartRecord>;
-    CLEAVE_ASSIGN_OR_RETURN(auto parts, retry_stale([&]() -> Result<Parts> {
-                                ShardView v = view();
-                                CLEAVE_RETURN_IF_ERROR(v.barrier(meta::placement_key(bucket, key)));
-                                auto snap = v.engine().snapshot();
-                                shard::Reader reader(v.engine(), snap.get());
-                                CLEAVE_ASSIGN_OR_RETURN(auto up, reader.upload(bucket, key, upload_id));
-                                if (!up) {
-                                    CLEAVE_RETURN_IF_ERROR(bucket_local(bucket));
-                                    return Status(Errc::no_such_upload, std::string(upload_id));
-                                }
-                                return reader.parts(bucket, key, upload_id, part_number_marker,
-                                                    max_parts + 1);
-                            }));
+    CLEAVE_ASSIGN_OR_RETURN(
+        auto parts, retry_stale([&]() -> Result<Parts> {
+            ShardView v = view();
+            CLEAVE_RETURN_IF_ERROR(v.barrier(meta::placement_key(bucket, key)));
+            auto snap = v.engine().snapshot();
+            shard::Reader reader(v.engine(), snap.get());
+            CLEAVE_ASSIGN_OR_RETURN(auto up, reader.upload(bucket, key, upload_id));
+            if (!up) {
+                CLEAVE_RETURN_IF_ERROR(bucket_local(bucket));
+                return Status(Errc::no_such_upload, std::string(upload_id));
+            }
+            return reader.parts(bucket, key, upload_id, part_number_marker, max_parts + 1);
+        }));
     ListPartsResult out;
     for (const auto& p : parts) {
         if (out.parts.size() == max_parts) {

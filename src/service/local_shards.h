@@ -47,9 +47,9 @@ struct LocalShardsOptions {
     std::string data_dir;
     storage::EngineOptions engine;  // kind and options; the path is per shard
     shard::LocalReplicaOptions replica;
-    uint64_t split_bytes = 0;        // automatic split threshold; 0 = never
-    double split_writes_per_s = 0;   // automatic split threshold of the write rate; 0 = never
-    int64_t split_check_ms = 1000;   // how often the thresholds are checked
+    uint64_t split_bytes = 0;       // automatic split threshold; 0 = never
+    double split_writes_per_s = 0;  // automatic split threshold of the write rate; 0 = never
+    int64_t split_check_ms = 1000;  // how often the thresholds are checked
 };
 
 struct LocalShardInfo {
@@ -102,8 +102,8 @@ class LocalShards final : public ShardRouting, public shard::SplitHost {
     const LocalShardsOptions options_;
     std::mutex split_mu_;  // one split at a time
     mutable std::mutex mu_;
-    std::map<uint64_t, Shard> shards_;                  // guarded by mu_
-    std::vector<uint64_t> listed_;                      // the manifest's ids; guarded by mu_
+    std::map<uint64_t, Shard> shards_;  // guarded by mu_
+    std::vector<uint64_t> listed_;      // the manifest's ids; guarded by mu_
     std::map<uint64_t, std::unique_ptr<storage::Engine>> pending_;  // created, not ready; mu_
     std::mutex stop_mu_;
     std::condition_variable stop_cv_;

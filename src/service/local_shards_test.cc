@@ -96,7 +96,8 @@ TEST_F(LocalShardsTest, SplitsKeepEveryObjectAndSurviveARestart) {
     ASSERT_TRUE(svc_->create_bucket("b").is_ok());
     std::set<std::string> keys;
     for (int i = 0; i < 400; ++i) {
-        const std::string key = i % 9 ? fmt::format("dir{}/k{:04}", i % 40, i) : fmt::format("top{}", i);
+        const std::string key =
+            i % 9 ? fmt::format("dir{}/k{:04}", i % 40, i) : fmt::format("top{}", i);
         ASSERT_TRUE(put("b", key).is_ok()) << key;
         keys.insert(key);
         // Split whichever shard holds the most, every 50 writes, between pages.

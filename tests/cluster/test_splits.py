@@ -1,6 +1,7 @@
 """Shards of a cluster split while clients write through every node.
 
-A 4-node cluster with 3 replicas per shard (nodes 1-3; node 4 a gateway).
+A 4-node cluster with 3 replicas per shard (the first on nodes 1-3; node 4
+starts as a gateway and receives replicas as placement balances the shards).
 Writers PUT through all four nodes without a pause while `cleave admin
 split` halves the first shard twice and then the shard split off it first
 (each new shard's Raft group starts on its parent's replicas, from the
@@ -14,9 +15,9 @@ parent's data). The test asserts:
 - every acknowledged object reads back byte for byte through every node,
   the gateway included, and the listing through every node holds every
   acknowledged key in order, without duplicates;
-- after the SIGKILL and restart of a replica node, the split-off shards are
-  hosted again there (their groups come back from the WAL) and everything
-  still reads back through every node.
+- after the SIGKILL and restart of a replica node, every shard the map
+  places on it is hosted again there (the groups come back from the WAL)
+  and everything still reads back through every node.
 
 The seed (printed) fixes keys, sizes and bytes; replay with
 CLEAVE_CLUSTER_SEED=<seed>.
@@ -76,7 +77,7 @@ def test_shards_split_while_clients_write_through_every_node(cluster_factory):
             new = out["new"]
             print(f"split {n + 1}: shard {out['split']} -> new shard {new['id']} from "
                   f"{new['start']}, epoch {new['epoch']}, replicas {new['replicas']}")
-            assert new["replicas"] == REPLICAS, out
+            assert len(new["replicas"]) == 3, out
             def recorded():
                 s = shards(cluster, 4)
                 return s if any(d["id"] == new["id"] and d["leader"] for d in s) else None
@@ -102,17 +103,17 @@ def test_shards_split_while_clients_write_through_every_node(cluster_factory):
     print(f"{len(final)} shards; {len(acked)} acknowledged objects read back via all 4 nodes and "
           f"listed via each")
 
-    # A replica node restarts: its split-off shards come back with it.
+    # A replica node restarts: the shards the map places on it come back.
     cluster.kill(2)
     cluster.restart(2)
-    def hosted_by_2():
-        status = cluster.status(1)
-        return sorted(d["id"] for d in final if any(r["node"] == 2 for r in
-                                                     ch.shard_of(status, d["id"])["replicas"]))
     def all_hosted():
-        h = hosted_by_2()
-        return h if len(h) == len(final) else None
-    hosted = cluster.wait_for(all_hosted, 30, "node 2 reporting a replica of every shard")
+        placed = sorted(d["id"] for d in shards(cluster, 1) if 2 in d["replicas"])
+        status = cluster.status(2)
+        hosted = sorted(d for d in placed if any(
+            r["node"] == 2 and r.get("up") for r in ch.shard_of(status, d)["replicas"]))
+        return hosted if placed and hosted == placed else None
+    hosted = cluster.wait_for(all_hosted, 60, "node 2 reporting a replica of every shard the "
+                              "map places on it")
     v = wl.verify_everywhere(cluster.endpoints(), bucket, acked, in_doubt)
     wl.assert_nothing_lost(v, refused, 0)
     print(f"node 2 restarted hosting shards {hosted}; every object reads back via all 4 nodes")

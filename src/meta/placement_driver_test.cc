@@ -280,5 +280,15 @@ TEST(PlacementDriver, DescribeNamesTheStep) {
     EXPECT_EQ(describe(SplitStep{1, "\x01\xff", 9}), "split shard 1 at 01ff into new shard 9");
 }
 
+TEST(PlacementDriver, OfFourVotersTheOneOnADeadNodeGoesFirst) {
+    // After a repair: the new voter on node 5 joined, node 1 is dead (and
+    // node 2, long gone, holds nothing): node 1 leaves, never a live voter.
+    ClusterState s = cluster(5, {{1, 3, 4, 5}});
+    node(s, 1).live = false;
+    node(s, 2).live = false;
+    node(s, 3).used_bytes = 900;  // the busiest live node must still stay
+    EXPECT_EQ(steps(plan(s, {})), only(RemoveReplica{1, 1}));
+}
+
 }  // namespace
 }  // namespace cleave::meta

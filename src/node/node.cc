@@ -812,11 +812,16 @@ uint64_t Node::group_leader(GroupId g) {
 }
 
 std::optional<GroupReport> Node::group_report(uint64_t node, GroupId g) {
-    // This node's own report without the transport.
+    // This node's own report without the transport. A peer without a
+    // connection (dead, or not dialed yet) is not waited for: the heartbeat
+    // thread asks this, and must not fall silent for longer than the
+    // liveness timeout because some peer is down.
+    bool sent = false;
     auto bytes =
         node == config_.id.value()
             ? report()
-            : remote_->call(node, std::string(1, multiraft::wire::kNodeStatus), milliseconds(2000));
+            : remote_->call_if_connected(node, std::string(1, multiraft::wire::kNodeStatus),
+                                         milliseconds(2000), &sent);
     NodeReport nr;
     if (!bytes.is_ok() || !nr.ParseFromString(*bytes)) return std::nullopt;
     for (auto& gr : *nr.mutable_groups())

@@ -83,7 +83,7 @@ void Node::host_missing_shards() {
         // applied the Split yet: it will make the shard from its own data.
         bool parent_here = false;
         for (const DataReplica& r : data_replicas_here()) {
-            if (!r.in_group && r.id != kShard) continue;
+            if (!r.in_group) continue;  // a removed replica never applies the Split
             auto range = shard::read_range(*r.engine);
             if (range.is_ok() && *range && shard::range_contains(**range, d.start()))
                 parent_here = true;

@@ -119,20 +119,22 @@ def test_shards_split_while_clients_write_through_every_node(cluster_factory):
     print(f"node 2 restarted hosting shards {hosted}; every object reads back via all 4 nodes")
 
 
-def test_shards_split_by_size_under_writers(cluster_factory):
-    """`--split-bytes`: the meta shard's leader splits any shard whose leader
-    measured more than the threshold; writers through every node see no
-    failure, and every acknowledged object reads back through every node."""
+def split_automatically(cluster_factory, args: list[str], bucket: str, big_share: float,
+                        want: int, what: str) -> tuple[object, list[dict], dict]:
+    """3 nodes with `args`; writers through every node until `want` shards
+    exist. Asserts no write failed and every acknowledged object reads back
+    through every node; returns the cluster, the shards and the acked keys."""
     seed = ch.seed_from_env()
-    cluster = cluster_factory(nodes=3, extra_args=["--split-bytes", "200000"])
-    bucket = "bysize"
+    cluster = cluster_factory(nodes=3, extra_args=args)
     wl.create_bucket(wl.client(cluster.node_endpoint(1)), bucket)
     writers = wl.Writers([cluster.node_endpoint(k) for k in cluster.node_ids()], bucket, seed,
-                         threads=4, big_share=0.02)
+                         threads=4, big_share=big_share)
     writers.start()
     try:
-        found = cluster.wait_for(lambda: (s := shards(cluster, 2)) and len(s) >= 4 and s, 180,
-                                 "4 shards split by size")
+        def enough():
+            s = shards(cluster, 2)
+            return s if len(s) >= want else None
+        found = cluster.wait_for(enough, 180, f"{want} shards split {what}")
         writers.wait_acks_started_after(time.monotonic(), 20, 60, "after the splits")
     finally:
         writers.stop()
@@ -141,7 +143,15 @@ def test_shards_split_by_size_under_writers(cluster_factory):
     assert writers.ledger.error_count == 0, "writes failed while shards split"
     v = wl.verify_everywhere(cluster.endpoints(), bucket, acked, in_doubt)
     wl.assert_nothing_lost(v, refused, writers.ledger.error_count)
-    final = shards(cluster, 3)
+    return cluster, shards(cluster, 3), acked
+
+
+def test_shards_split_by_size_under_writers(cluster_factory):
+    """`--split-bytes`: the meta shard's leader splits any shard whose leader
+    measured more than the threshold; writers through every node see no
+    failure, and every acknowledged object reads back through every node."""
+    _, final, acked = split_automatically(cluster_factory, ["--split-bytes", "200000"],
+                                          "bysize", 0.02, 4, "by size")
     print(f"{len(final)} shards split by size ({[d['size'] for d in final]} bytes); "
           f"{len(acked)} acknowledged objects read back via all 3 nodes")
 
@@ -150,27 +160,8 @@ def test_shards_split_by_load_under_writers(cluster_factory):
     """`--split-writes-per-s`: a shard whose leader measured more writes per
     second than the threshold is split (its size alone would never be: no
     --split-bytes); writers see no failure, and everything reads back."""
-    seed = ch.seed_from_env()
-    cluster = cluster_factory(nodes=3, extra_args=["--split-writes-per-s", "10"])
-    bucket = "byload"
-    wl.create_bucket(wl.client(cluster.node_endpoint(1)), bucket)
-    writers = wl.Writers([cluster.node_endpoint(k) for k in cluster.node_ids()], bucket, seed,
-                         threads=4, big_share=0)
-    writers.start()
-    try:
-        def split_by_load():
-            s = shards(cluster, 2)
-            return s if len(s) >= 3 else None
-        found = cluster.wait_for(split_by_load, 180, "3 shards split by load")
-        writers.wait_acks_started_after(time.monotonic(), 20, 60, "after the splits")
-    finally:
-        writers.stop()
-    check_ranges(found)
-    acked, in_doubt, refused = writers.snapshot()
-    assert writers.ledger.error_count == 0, "writes failed while shards split"
-    v = wl.verify_everywhere(cluster.endpoints(), bucket, acked, in_doubt)
-    wl.assert_nothing_lost(v, refused, writers.ledger.error_count)
-    log = cluster.node_log(1).read_text() + cluster.node_log(2).read_text() + \
-        cluster.node_log(3).read_text()
+    cluster, final, acked = split_automatically(
+        cluster_factory, ["--split-writes-per-s", "10"], "byload", 0, 3, "by load")
+    log = "".join(cluster.node_log(k).read_text() for k in cluster.node_ids())
     assert "writes/s (>" in log, "no split was logged as one by load"
-    print(f"{len(found)} shards split by load; {len(acked)} acknowledged objects read back")
+    print(f"{len(final)} shards split by load; {len(acked)} acknowledged objects read back")

@@ -12,19 +12,22 @@
 //                  ShardGroup ──▶ engine               ChunkStore
 //                     └──────────── rpc::Transport (one connection per node pair) ─┘
 //
-// Two Raft groups today, each with its own engine (so their keys and applied
-// indexes never mix):
+// Raft groups, each with its own engine (so their keys and applied indexes
+// never mix):
 //   group 0  the meta shard: buckets, the node registry (refreshed by every
 //            node's heartbeat) and the shard map;
-//   group 1  the one data shard: objects, uploads, directory markers, and a
+//   group 1  the first data shard, and every shard split off it since
+//            (split_groups.h): objects, uploads, directory markers, and a
 //            mirror of each bucket.
-// Placement: each group's voters are the first `meta_replicas` / `replicas`
-// initial members in id order (every node computes the same sets). A node
-// that is not a voter of a group is that group's gateway: it reads through a
-// RemoteEngine (each read answered by the least-busy replica, behind a
-// ReadIndex barrier there) and proposes through a RemoteReplica (to the
-// leader a replica names). Routing over many data shards and splitting them
-// are issue 5.
+// Placement: at bootstrap each group's voters are the first `meta_replicas`
+// / `replicas` initial members in id order (every node computes the same
+// sets); from then on the meta shard's leader moves replicas of every shard
+// (placement_executor.cc): repair, balance, drain, and nodes that join
+// later. A node that holds no replica of a shard is that shard's gateway:
+// it reads through a RemoteEngine (each read answered by the least-busy
+// replica, behind a ReadIndex barrier there) and proposes through a
+// RemoteReplica (to the leader a replica names); NodeRouting routes every
+// request by the shard map.
 //
 // Threading: the transport, Raft cores and node-to-node request coroutines
 // run on the node's own io_context thread; blocking requests (forwarded

@@ -1,20 +1,23 @@
 // The placement executor: the meta shard's leader carries out the placement
-// driver's plan (meta/placement_driver.h) one step at a time, through the
-// data shard's own Raft log, and records each new membership in the shard
-// map. Everything it decides on is re-read from the cluster each round, so
-// a crash or a leader change between two steps loses nothing: the next
-// leader sees the state the last step left and plans from there.
+// driver's plan (meta/placement_driver.h), one step per shard per round,
+// each through that shard's own Raft log, and records each new membership
+// in the shard map. Everything it decides on is re-read from the cluster
+// each round, so a crash or a leader change between two steps loses
+// nothing: the next leader sees the state the last step left and plans
+// from there.
 //
 //   AddLearner(n)     node n hosts the group (kHostGroup), then the shard's
 //                     leader adds it as a learner (kChangeMembership 'L');
 //                     it catches up from the leader's log or a snapshot
 //   Promote(n)        n fetches every chunk its state references
 //                     (kRepairChunks), then the leader makes it a voter
-//   RemoveReplica(n)  the leader drops n from the configuration
+//   RemoveReplica(n)  the leader drops n from the configuration; n is told
+//                     (kLeftGroup) and the map records the new voters
 //
 // Every data shard walks it (repair, balance, drain); the meta shard gets
 // the same walk for repair only (no chunks to fetch before a promotion; no
-// balancing). Splits by size are carried out here too (split_shard).
+// balancing). Splits by size or load are carried out here too
+// (split_shard).
 
 #include <filesystem>
 #include <fstream>

@@ -473,7 +473,11 @@ Result<std::string> Node::serve_blocking(std::string_view b) {
             }
             if (!r) return not_hosted(req.first);
             auto answer = r->propose_here(std::move(req.second));
-            if (!answer.is_ok() && req.first != kMeta && r->has_left())
+            // Refused (certainly not applied) by a replica that has left its
+            // group: the sender asks the next replica. Any other failure may
+            // hide an applied command and goes back as it is.
+            if (!answer.is_ok() && answer.status().code() == Errc::not_leader &&
+                req.first != kMeta && r->has_left())
                 return not_hosted(req.first);
             return answer;
         }

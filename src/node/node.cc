@@ -119,7 +119,14 @@ Status Node::start() {
     // always does, a replica once it finds itself removed (serving_path.h).
     auto meta_replicas = [this] { return remote_replicas(kMeta); };
     meta_view_ = std::make_unique<RemoteEngine>(*remote_, spreader_, kMeta, meta_replicas);
-    meta_remote_ = std::make_unique<RemoteReplica>(*remote_, kMeta, meta_replicas);
+    meta_remote_ = std::make_unique<RemoteReplica>(
+        *remote_, kMeta, meta_replicas, config_.id.value(),
+        [this](const std::string& command) -> Result<std::string> {
+            // A replica that joined the meta shard while running may lead it.
+            RaftReplica* r = meta_replica_here();
+            if (!r) return not_leader_with_hint(NodeId{0});
+            return r->propose_here(command);
+        });
     // The data shard: by placement at bootstrap, or because the placement
     // driver moved a replica here earlier (the marker file says so).
     std::error_code ec2;
@@ -187,6 +194,11 @@ Status Node::start() {
     };
     hooks.refresh = [this] { (void)refresh_shard_map(); };
     hooks.local = [this](uint64_t id) { return local_route(id); };
+    hooks.propose_here = [this](uint64_t id, const std::string& command) -> Result<std::string> {
+        auto d = data_replica_of(GroupId{id});
+        if (!d || !(d->in_group || id == kShard.value())) return not_leader_with_hint(NodeId{0});
+        return d->replica->propose_here(command);
+    };
     routing_ =
         std::make_unique<NodeRouting>(*remote_, spreader_, config_.id.value(), std::move(hooks));
     service_ = std::make_unique<service::LocalObjectService>(

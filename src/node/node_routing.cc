@@ -22,7 +22,9 @@ NodeRouting::RemoteShard& NodeRouting::remote_shard(uint64_t id) {
         slot = std::make_unique<RemoteShard>();
         auto replicas = [this, id] { return replicas_of(id); };
         slot->engine = std::make_unique<RemoteEngine>(remote_, spreader_, GroupId{id}, replicas);
-        slot->replica = std::make_unique<RemoteReplica>(remote_, GroupId{id}, replicas);
+        slot->replica = std::make_unique<RemoteReplica>(
+            remote_, GroupId{id}, replicas, self_,
+            [this, id](const std::string& command) { return hooks_.propose_here(id, command); });
     }
     return *slot;
 }

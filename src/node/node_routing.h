@@ -32,6 +32,10 @@ struct NodeRoutingHooks {
     std::function<void()> refresh;
     // This node's own way to shard `id`, if it has one.
     std::function<std::optional<service::ShardRoute>(uint64_t id)> local;
+    // Proposes on this node's replica of shard `id` (the leader a remote
+    // route is pointed to may be this very node: a replica moved here that
+    // the map does not list yet); not_leader when it has none.
+    std::function<Result<std::string>(uint64_t id, const std::string& command)> propose_here;
 };
 
 class NodeRouting final : public service::ShardRouting {

@@ -119,14 +119,15 @@ Status Node::start() {
     // always does, a replica once it finds itself removed (serving_path.h).
     auto meta_replicas = [this] { return remote_replicas(kMeta); };
     meta_view_ = std::make_unique<RemoteEngine>(*remote_, spreader_, kMeta, meta_replicas);
-    meta_remote_ = std::make_unique<RemoteReplica>(
-        *remote_, kMeta, meta_replicas, config_.id.value(),
-        [this](const std::string& command) -> Result<std::string> {
-            // A replica that joined the meta shard while running may lead it.
-            RaftReplica* r = meta_replica_here();
-            if (!r) return not_leader_with_hint(NodeId{0});
-            return r->propose_here(command);
-        });
+    meta_remote_ =
+        std::make_unique<RemoteReplica>(*remote_, kMeta, meta_replicas, config_.id.value(),
+                                        [this](const std::string& command) -> Result<std::string> {
+                                            // A replica that joined the meta shard while running
+                                            // may lead it.
+                                            RaftReplica* r = meta_replica_here();
+                                            if (!r) return not_leader_with_hint(NodeId{0});
+                                            return r->propose_here(command);
+                                        });
     // The data shard: by placement at bootstrap, or because the placement
     // driver moved a replica here earlier (the marker file says so).
     std::error_code ec2;

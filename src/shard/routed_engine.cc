@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 
 #include "shard/record_keys.h"
-#include "shard/shard_range.h"
 #include "shard/records.pb.h"
+#include "shard/shard_range.h"
 
 namespace cleave::shard {
 
@@ -138,9 +138,9 @@ Status check_owns(storage::Engine& engine, const storage::Snapshot* snapshot, st
     const bool from = d.start() <= lo;
     const bool to = d.end().empty() || (!hi.empty() && hi <= d.end());
     if (from && to) return Status::ok();
-    return Status(Errc::stale_epoch,
-                  fmt::format("shard {} (epoch {}) no longer owns the range read", d.id(),
-                              d.epoch()));
+    return Status(
+        Errc::stale_epoch,
+        fmt::format("shard {} (epoch {}) no longer owns the range read", d.id(), d.epoch()));
 }
 
 RoutedEngine::RoutedEngine(std::vector<RoutedShard> shards) : shards_(std::move(shards)) {}

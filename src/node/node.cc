@@ -828,11 +828,11 @@ uint64_t Node::group_leader(GroupId g) {
     return 0;
 }
 
-std::optional<GroupReport> Node::group_report(uint64_t node, GroupId g) {
+std::optional<NodeReport> Node::node_report(uint64_t node) {
     // This node's own report without the transport. A peer without a
     // connection (dead, or not dialed yet) is not waited for: the heartbeat
-    // thread asks this, and must not fall silent for longer than the
-    // liveness timeout because some peer is down.
+    // and placement threads ask this, and must not fall silent for longer
+    // than the liveness timeout because some peer is down.
     bool sent = false;
     auto bytes =
         node == config_.id.value()
@@ -841,7 +841,13 @@ std::optional<GroupReport> Node::group_report(uint64_t node, GroupId g) {
                                          milliseconds(2000), &sent);
     NodeReport nr;
     if (!bytes.is_ok() || !nr.ParseFromString(*bytes)) return std::nullopt;
-    for (auto& gr : *nr.mutable_groups())
+    return nr;
+}
+
+std::optional<GroupReport> Node::group_report(uint64_t node, GroupId g) {
+    std::optional<NodeReport> nr = node_report(node);
+    if (!nr) return std::nullopt;
+    for (auto& gr : *nr->mutable_groups())
         if (gr.group() == g.value()) return std::move(gr);
     return std::nullopt;
 }

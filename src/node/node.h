@@ -227,8 +227,11 @@ class Node {
     bool check_meta_membership();
     // The group's leader as this node knows it, or as a replica names it.
     uint64_t group_leader(GroupId g);
+    // A node's report (its groups), if it answers over a connection that is
+    // up; this node's own without the transport.
+    std::optional<NodeReport> node_report(uint64_t node);
     // A node's report of group g (its role, leader, members), if it answers
-    // and hosts g; this node's own without the transport.
+    // and hosts g.
     std::optional<GroupReport> group_report(uint64_t node, GroupId g);
     // The voters of a group, by placement.
     const std::vector<uint64_t>& voters_of(GroupId g) const {

@@ -162,15 +162,9 @@ Status Node::placement_step() {
     std::map<uint64_t, uint64_t> leader_of;
     for (uint64_t id : known_nodes()) {
         if (auto it = view.live.find(id); it != view.live.end() && !it->second) continue;
-        bool sent = false;
-        auto bytes =
-            id == config_.id.value()
-                ? report()
-                : remote_->call_if_connected(id, std::string(1, multiraft::wire::kNodeStatus),
-                                             milliseconds(2000), &sent);
-        NodeReport nr;
-        if (!bytes.is_ok() || !nr.ParseFromString(*bytes)) continue;
-        for (const auto& gr : nr.groups()) {
+        const std::optional<NodeReport> nr = node_report(id);
+        if (!nr) continue;
+        for (const auto& gr : nr->groups()) {
             if (gr.group() == kMeta.value() || gr.role() != "leader") continue;
             auto it = leads.find(gr.group());
             if (it != leads.end() && it->second.term() >= gr.term()) continue;

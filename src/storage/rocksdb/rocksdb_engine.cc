@@ -197,14 +197,29 @@ Status RocksDbEngine::checkpoint(const std::string& dir) {
 
 Result<uint64_t> RocksDbEngine::approximate_size(std::string_view begin, std::string_view end) {
     if (!(begin < end)) return uint64_t{0};
+    // Files: RocksDB's estimate from the index blocks, close to the stored
+    // (compressed) bytes.
     rocksdb::Range range(slice(begin), slice(end));
     rocksdb::SizeApproximationOptions sao;
-    sao.include_memtables = true;
+    sao.include_memtables = false;
     sao.include_files = true;
     uint64_t size = 0;
     rocksdb::Status s =
         impl_->db->GetApproximateSizes(sao, impl_->db->DefaultColumnFamily(), &range, 1, &size);
     if (!s.ok()) return to_status(s, "approximate size");
+    // Memtables: counted, not estimated. RocksDB's memtable estimate samples
+    // the skiplist's towers and was seen at 0.17x of the bytes written (one
+    // run in ten of the conformance test fell below a third); a walk over the
+    // memtables only is bounded by the write buffers and touches no file.
+    rocksdb::ReadOptions ro;
+    ro.read_tier = rocksdb::kMemtableTier;
+    rocksdb::Slice upper = slice(end);
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro));
+    for (it->Seek(slice(begin)); it->Valid(); it->Next()) {
+        size += it->key().size() + it->value().size();
+    }
+    if (!it->status().ok()) return to_status(it->status(), "approximate size of memtables");
     return size;
 }
 

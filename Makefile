@@ -8,7 +8,7 @@ DATA       ?= $(CURDIR)/data
 LISTEN     ?= 127.0.0.1:9000
 CMAKE_ARGS ?=
 
-.PHONY: all deps configure build run test unit-test asan-test planted-test e2e-test check format clean
+.PHONY: all deps configure build run test unit-test asan-test asan-build planted-test planted-build e2e-test check format clean
 
 all: build
 
@@ -28,23 +28,27 @@ run: build
 
 # Every test: static checks, unit tests, the sanitizer build of the unit
 # tests, the simulator's seeds and planted bugs, and the end-to-end suites.
+# scripts/test-all.sh compiles the sanitizer and planted-bug builds at the
+# lowest CPU priority while the main suites run, then runs their tests.
 test: build check
-	ctest --test-dir $(BUILD) --output-on-failure --timeout 1200
-	$(MAKE) planted-test
-	$(MAKE) asan-test
+	scripts/test-all.sh
 
 # The simulator must be able to fail: a build with known Raft bugs planted,
 # each of which the simulator has to find within its seed budget.
-planted-test: deps
-	cmake -S . -B $(PLANTED_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLEAVE_UNIT_TESTS_ONLY=ON -DCLEAVE_PLANT_RAFT_BUGS=ON
-	cmake --build $(PLANTED_BUILD) --target sim_planted_test
+planted-test: planted-build
 	ctest --test-dir $(PLANTED_BUILD) -L planted --output-on-failure
 
-asan-test: deps
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-g -DCLEAVE_SANITIZE=ON -DCLEAVE_UNIT_TESTS_ONLY=ON
-	cmake --build $(ASAN_BUILD)
+planted-build: deps
+	cmake -S . -B $(PLANTED_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLEAVE_UNIT_TESTS_ONLY=ON -DCLEAVE_PLANT_RAFT_BUGS=ON
+	cmake --build $(PLANTED_BUILD) --target sim_planted_test
+
+asan-test: asan-build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  CLEAVE_SIM_SEEDS=200 ctest --test-dir $(ASAN_BUILD) --output-on-failure -L unit --timeout 1200
+
+asan-build: deps
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-g -DCLEAVE_SANITIZE=ON -DCLEAVE_UNIT_TESTS_ONLY=ON
+	cmake --build $(ASAN_BUILD)
 
 unit-test: build
 	ctest --test-dir $(BUILD) --output-on-failure -L unit

@@ -16,6 +16,12 @@
 #   BENCH_FIO_SECONDS   length of the fio fsync run (default 15)
 #   BENCH_WORK          parent directory of the data dirs (default /tmp); the
 #                       fio file goes there too, so both see the same disk
+#   BENCH_FSYNC_DELAY   if set (Go syntax, e.g. 2ms), the data dirs and the fio
+#                       file sit on bench/slowsync, a FUSE passthrough of
+#                       BENCH_WORK whose fsyncs take at least that long, one at
+#                       a time: a disk whose flushes cost what a real device's
+#                       do, for a VM whose virtual disk acknowledges them from
+#                       the host's cache
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +38,7 @@ command -v go >/dev/null || { echo "bench: go is needed to build bench/s3load" >
 command -v fio >/dev/null || { echo "bench: fio is missing: run scripts/install-deps.sh" >&2; exit 2; }
 
 work=$(mktemp -d "${BENCH_WORK:-/tmp}/cleave-cluster-bench.XXXXXX")
+data=$work  # where the stores and fio write
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -41,15 +48,27 @@ cleanup() {
   for f in "$work"/cluster/node*/pid; do
     [ -f "$f" ] || continue
     local p; p=$(cat "$f")
-    if tr '\0' ' ' 2>/dev/null < "/proc/$p/cmdline" | grep -qF -- "$work/cluster/"; then
+    if tr '\0' ' ' 2>/dev/null < "/proc/$p/cmdline" | grep -qF -- "$data/cluster/"; then
       kill "$p" 2>/dev/null || true
     fi
   done
+  if [ "$data" != "$work" ]; then fusermount -u "$data" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 (cd bench/s3load && go build -o "$work/s3load" .)
+if [ -n "${BENCH_FSYNC_DELAY:-}" ]; then
+  command -v fusermount >/dev/null || { echo "bench: fusermount is missing (package fuse3)" >&2; exit 2; }
+  (cd bench/slowsync && go build -o "$work/slowsync" .)
+  mkdir -p "$work/backing" "$work/disk"
+  "$work/slowsync" -delay "$BENCH_FSYNC_DELAY" "$work/backing" "$work/disk" \
+    > "$work/slowsync.out" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 1 100); do grep -q "^mounted:" "$work/slowsync.out" && break; sleep 0.1; done
+  grep -q "^mounted:" "$work/slowsync.out" || { echo "bench: slowsync did not mount:" >&2; cat "$work/slowsync.out" >&2; exit 2; }
+  data=$work/disk
+fi
 
 wait_for() {  # wait_for FILE PATTERN SECONDS PID: poll (bounded) until PATTERN appears
   local deadline=$((SECONDS + $3))
@@ -107,26 +126,26 @@ cut -d' ' -f1 /proc/loadavg > "$work/load"
 
 # 1. The one-node store.
 port=$(free_port_pair 1)
-"$cleave" dev --data "$work/one" --listen "127.0.0.1:$port" --log-level warn \
+"$cleave" dev --data "$data/one" --listen "127.0.0.1:$port" --log-level warn \
   > "$work/one.out" 2> "$work/one.err" &
 one_pid=$!
 pids+=("$one_pid")
 wait_for "$work/one.out" "^ready:" 60 "$one_pid"
 load one "127.0.0.1:$port"
 kill -TERM "$one_pid"; wait "$one_pid" || true
-rm -rf "$work/one"
+rm -rf "$data/one"
 
 # 2. The disk: one writer, 4 KiB writes, fsync after each (write IOPS = fsyncs/s),
 # measured right before the cluster run that it is compared with.
-mkdir -p "$work/fio"
+mkdir -p "$data/fio"
 fio --name=fsync --rw=write --bs=4k --size=64m --fsync=1 --ioengine=sync --numjobs=1 \
-  --directory="$work/fio" --runtime="$fio_seconds" --time_based --output-format=json \
+  --directory="$data/fio" --runtime="$fio_seconds" --time_based --output-format=json \
   > "$work/fio.json"
-rm -rf "$work/fio"
+rm -rf "$data/fio"
 
 # 3. The 3-node cluster; clients spread over every node's S3 endpoint.
 port=$(free_port_pair "$nodes")
-"$cleave" local --nodes "$nodes" --data "$work/cluster" --s3-port "$port" --log-level warn \
+"$cleave" local --nodes "$nodes" --data "$data/cluster" --s3-port "$port" --log-level warn \
   > "$work/cluster.out" 2> "$work/cluster.err" &
 cluster_pid=$!
 pids+=("$cluster_pid")
@@ -139,9 +158,9 @@ cut -d' ' -f1 /proc/loadavg >> "$work/load"
 mkdir -p bench/results
 out=bench/results/cluster-$(date -u +%Y%m%dT%H%M%SZ).txt
 set +e
-/usr/bin/python3 - "$work" "$out" "$concurrency" "$duration" "$fio_seconds" "$min_ratio" "$nodes" <<'PY'
+/usr/bin/python3 - "$work" "$out" "$concurrency" "$duration" "$fio_seconds" "$min_ratio" "$nodes" "${BENCH_FSYNC_DELAY:-}" <<'PY'
 import json, os, platform, subprocess, sys, time
-work, out, conc, dur, fio_s, min_ratio, nodes = sys.argv[1:8]
+work, out, conc, dur, fio_s, min_ratio, nodes, fsync_delay = sys.argv[1:9]
 min_ratio = float(min_ratio)
 
 job = json.load(open(f"{work}/fio.json"))["jobs"][0]
@@ -163,6 +182,8 @@ lines = [
     "load generator: bench/s3load (minio-go); warp is not served by this machine's Go module proxy",
     f"each load phase {dur}; default (RocksDB) engine; cluster = `cleave local --nodes {nodes}`, "
     f"clients spread over its {nodes} S3 endpoints",
+] + ([f"disk: bench/slowsync over that filesystem, every fsync >= {fsync_delay}, one at a time "
+      "for the whole run (fio and all three nodes share its queue)"] if fsync_delay else []) + [
     "",
     f"fio single-writer fsync rate (4 KiB write + fsync, {fio_s} s): {fsync_rate:.1f} fsync/s",
     "",

@@ -158,6 +158,14 @@ Result<std::unique_ptr<Wal>> Wal::open(
 
 Status Wal::open_new_segment() {
     if (fd_ >= 0) {
+        // Records after the closed segment's unsynced tail must never be
+        // durable without it (recovery cuts a torn tail only in the last
+        // segment).
+        if (unsynced_ && options_.sync) {
+            if (::fdatasync(fd_) != 0) return errno_status("fdatasync " + segments_.back().path);
+            syncs_.fetch_add(1, std::memory_order_relaxed);
+        }
+        unsynced_ = false;
         ::close(fd_);
         fd_ = -1;
     }
@@ -171,7 +179,7 @@ Status Wal::open_new_segment() {
     return Status::ok();
 }
 
-Result<uint64_t> Wal::append(const std::vector<WalRecord>& records) {
+Result<uint64_t> Wal::append(const std::vector<WalRecord>& records, bool sync) {
     if (!failed_.is_ok()) return failed_;
     if (records.empty()) return last_lsn_;
     if (segment_size_ >= options_.segment_bytes) {
@@ -200,7 +208,9 @@ Result<uint64_t> Wal::append(const std::vector<WalRecord>& records) {
         }
         done += static_cast<size_t>(n);
     }
-    if (options_.sync) {
+    if (!sync) {
+        unsynced_ = true;
+    } else if (options_.sync) {
         if (::fdatasync(fd_) != 0) {
             // After a failed fsync the page cache state is unknown (the
             // "fsyncgate" lesson): never retry, stop.
@@ -208,6 +218,7 @@ Result<uint64_t> Wal::append(const std::vector<WalRecord>& records) {
             return failed_;
         }
         syncs_.fetch_add(1, std::memory_order_relaxed);
+        unsynced_ = false;
     }
     segment_size_ += buf.size();
     last_lsn_ += records.size();

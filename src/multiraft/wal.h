@@ -55,10 +55,17 @@ class Wal {
     Wal(const Wal&) = delete;
     Wal& operator=(const Wal&) = delete;
 
-    // Appends the records and makes them durable (one write, one fdatasync).
-    // Returns the LSN of the last one. After an error the WAL refuses further
-    // appends: the caller must stop (its view of what is durable is unknown).
-    Result<uint64_t> append(const std::vector<WalRecord>& records);
+    // Appends the records and makes them durable (one write, one fdatasync),
+    // together with every record appended before without a sync. Returns the
+    // LSN of the last one. After an error the WAL refuses further appends: the
+    // caller must stop (its view of what is durable is unknown).
+    //
+    // sync = false writes without the fdatasync, for records whose loss in a
+    // crash is harmless (a Raft commit index: it is learned again). They
+    // become durable with the next synced append or segment switch, so the
+    // log on disk never has a hole: a crash may only cut unsynced records at
+    // the tail.
+    Result<uint64_t> append(const std::vector<WalRecord>& records, bool sync = true);
 
     // Deletes every closed segment all of whose records have LSN < lsn.
     Status release_before(uint64_t lsn);
@@ -84,6 +91,7 @@ class Wal {
     uint64_t segment_size_ = 0;
     uint64_t last_lsn_ = 0;
     std::atomic<uint64_t> syncs_{0};
+    bool unsynced_ = false;  // the open segment holds records not yet synced
     Status failed_;
 };
 

@@ -69,6 +69,40 @@ TEST_F(WalTest, AppendsSurviveReopenInOrderAcrossSegments) {
 
 // A crash can cut the file anywhere inside the last append: recovery keeps
 // exactly the whole records before the cut.
+TEST_F(WalTest, UnsyncedRecordsAreSyncedByTheNextSyncOrSegmentSwitch) {
+    // Records appended with sync = false cost no fdatasync of their own; the
+    // next synced append covers them, and so does closing their segment, so
+    // that no synced record on disk ever follows a lost one.
+    std::vector<std::pair<uint64_t, WalRecord>> seen;
+    {
+        auto wal = open(&seen, 64);
+        ASSERT_TRUE(wal.is_ok()) << wal.status().to_string();
+        auto& w = **wal;
+        ASSERT_TRUE(w.append({rec(1, "commit-only")}, false).is_ok());
+        EXPECT_EQ(w.syncs(), 0u);
+        ASSERT_TRUE(w.append({rec(1, "entries")}).is_ok());
+        EXPECT_EQ(w.syncs(), 1u);
+        // Fill the segment with an unsynced record: the next append opens a
+        // new segment, syncing the old one's tail first, then syncs its own.
+        ASSERT_TRUE(w.append({rec(2, std::string(80, 'c'))}, false).is_ok());
+        EXPECT_EQ(w.syncs(), 1u);
+        const size_t segments = w.segment_count();
+        ASSERT_TRUE(w.append({rec(2, "after the switch")}).is_ok());
+        EXPECT_EQ(w.segment_count(), segments + 1);
+        EXPECT_EQ(w.syncs(), 3u);
+        // A switch after a synced tail costs nothing more.
+        ASSERT_TRUE(w.append({rec(3, std::string(80, 'd'))}).is_ok());
+        EXPECT_EQ(w.syncs(), 4u);
+        ASSERT_TRUE(w.append({rec(3, "next")}).is_ok());
+        EXPECT_EQ(w.syncs(), 5u);
+    }
+    auto wal = open(&seen, 64);
+    ASSERT_TRUE(wal.is_ok());
+    ASSERT_EQ(seen.size(), 6u);
+    EXPECT_EQ(seen[0].second.payload, "commit-only");
+    EXPECT_EQ(seen[3].second.payload, "after the switch");
+}
+
 TEST_F(WalTest, TornTailIsCutAtEveryPossibleOffset) {
     std::vector<std::pair<uint64_t, WalRecord>> seen;
     std::vector<uint64_t> ends;  // file size after each record

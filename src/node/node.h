@@ -309,7 +309,11 @@ class Node {
     std::unique_ptr<PeerChunkReplicator> replicator_;
     std::unique_ptr<PeerChunkSource> chunk_source_;
     std::unique_ptr<service::LocalObjectService> service_;
-    boost::asio::thread_pool pool_{8};
+    // Serves peers' blocking requests: forwarded proposals wait for their
+    // apply, reads for their barrier. As many as the S3 endpoint's pool (64),
+    // so that the forwarded writes of every node's clients are in flight at
+    // the leader together and share its WAL syncs.
+    boost::asio::thread_pool pool_{64};
     std::thread io_thread_;
     bool stopped_ = false;
 

@@ -42,7 +42,7 @@ data=$work  # where the stores and fio write
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   # Nodes of a `cleave local` that died before it could stop them (checked by
   # their command line, so a recycled pid is left alone).
   for f in "$work"/cluster/node*/pid; do
@@ -52,7 +52,12 @@ cleanup() {
       kill "$p" 2>/dev/null || true
     fi
   done
-  if [ "$data" != "$work" ]; then fusermount -u "$data" 2>/dev/null || true; fi
+  # The slow disk last, once nothing writes to it: unmounted from here
+  # (lazily if still busy), which ends slowsync.
+  if [ -n "${fuse_pid:-}" ]; then
+    fusermount -u "$data" 2>/dev/null || fusermount -uz "$data" 2>/dev/null || true
+    kill "$fuse_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -64,7 +69,7 @@ if [ -n "${BENCH_FSYNC_DELAY:-}" ]; then
   mkdir -p "$work/backing" "$work/disk"
   "$work/slowsync" -delay "$BENCH_FSYNC_DELAY" "$work/backing" "$work/disk" \
     > "$work/slowsync.out" 2>&1 &
-  pids+=("$!")
+  fuse_pid=$!
   for _ in $(seq 1 100); do grep -q "^mounted:" "$work/slowsync.out" && break; sleep 0.1; done
   grep -q "^mounted:" "$work/slowsync.out" || { echo "bench: slowsync did not mount:" >&2; cat "$work/slowsync.out" >&2; exit 2; }
   data=$work/disk

@@ -136,7 +136,9 @@ func main() {
 				flushMu.Unlock()
 				continue
 			}
-			server.Unmount()
+			if err := server.Unmount(); err != nil {
+				fmt.Fprintf(os.Stderr, "slowsync: unmount %s: %v\n", mnt, err)
+			}
 			return
 		}
 	}()

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iterator>
-#include <limits>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -435,7 +434,6 @@ void Host::flush() {
     // (the leader learning a majority's acks, a follower told by the next
     // heartbeat) writes them without an fdatasync: a crash may lose them,
     // and a restarted replica learns its commit index again from the leader.
-    // Under load this is about every other flush on each node.
     bool must_sync = false;
     std::vector<raft::Message> early_messages;
     for (auto& [id, g] : groups_) {
@@ -490,23 +488,17 @@ void Host::flush() {
     // every write's latency. Entries of this round, and everything after a
     // snapshot, still wait for the write below.
     for (auto& w : work) {
-        if (w.ready.snapshot || w.ready.committed.empty()) continue;
-        const uint64_t durable_end = w.ready.entries.empty()
-                                         ? std::numeric_limits<uint64_t>::max()
-                                         : w.ready.entries.front().index.value();
-        auto& committed = w.ready.committed;
-        while (w.applied_early < committed.size() &&
-               committed[w.applied_early].index.value() < durable_end)
-            ++w.applied_early;
-        if (w.applied_early == 0) continue;
-        Group& g = *w.g;
-        {
-            std::lock_guard lock(g.apply_mu);
-            g.apply_queue.push_back(
-                {nullptr,
-                 std::vector<raft::Entry>(committed.begin(), committed.begin() + w.applied_early)});
-        }
-        g.apply_cv.notify_one();
+        if (w.ready.snapshot) continue;
+        const auto& committed = w.ready.committed;
+        const auto durable_end =
+            w.ready.entries.empty()
+                ? committed.end()
+                : std::partition_point(committed.begin(), committed.end(),
+                                       [first = w.ready.entries.front().index](
+                                           const raft::Entry& e) { return e.index < first; });
+        w.applied_early = static_cast<size_t>(durable_end - committed.begin());
+        if (w.applied_early > 0)
+            queue_apply(*w.g, {nullptr, std::vector<raft::Entry>(committed.begin(), durable_end)});
     }
     send_messages(early_messages);
     if (!records.empty()) {
@@ -525,16 +517,11 @@ void Host::flush() {
         Group& g = *w.g;
         for (auto& m : w.ready.messages) messages.push_back(std::move(m));
         if (w.ready.snapshot || w.applied_early < w.ready.committed.size()) {
-            {
-                std::lock_guard lock(g.apply_mu);
-                // A copy: advance() below reads ready.committed to move the
-                // core's applied index.
-                g.apply_queue.push_back(
-                    {w.ready.snapshot,
-                     std::vector<raft::Entry>(w.ready.committed.begin() + w.applied_early,
-                                              w.ready.committed.end())});
-            }
-            g.apply_cv.notify_one();
+            // A copy: advance() below reads ready.committed to move the
+            // core's applied index.
+            queue_apply(g, {w.ready.snapshot,
+                            std::vector<raft::Entry>(w.ready.committed.begin() + w.applied_early,
+                                                     w.ready.committed.end())});
         }
         for (const auto& rs : w.ready.read_states) {
             auto it = g.reads.find(rs.request_id);
@@ -560,6 +547,14 @@ void Host::flush() {
         more = more || g->fsm->has_ready();
     }
     if (more) schedule_flush();
+}
+
+void Host::queue_apply(Group& g, ApplyItem item) {
+    {
+        std::lock_guard lock(g.apply_mu);
+        g.apply_queue.push_back(std::move(item));
+    }
+    g.apply_cv.notify_one();
 }
 
 void Host::send_messages(std::vector<raft::Message>& messages) {

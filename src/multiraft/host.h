@@ -163,6 +163,8 @@ class Host {
     Result<std::unique_ptr<Group>> make_group(GroupId id, const std::set<NodeId>& initial_voters,
                                               const BaseState* base, GroupStateMachine& sm);
     void schedule_flush();
+    // Hands committed entries (or a snapshot) to the group's apply thread.
+    void queue_apply(Group& g, ApplyItem item);
     void flush();
     boost::asio::awaitable<void> tick_loop();
     void expire_reads(Group& g);

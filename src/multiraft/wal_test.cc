@@ -67,8 +67,6 @@ TEST_F(WalTest, AppendsSurviveReopenInOrderAcrossSegments) {
     EXPECT_EQ(*lsn, 61u);
 }
 
-// A crash can cut the file anywhere inside the last append: recovery keeps
-// exactly the whole records before the cut.
 TEST_F(WalTest, UnsyncedRecordsAreSyncedByTheNextSyncOrSegmentSwitch) {
     // Records appended with sync = false cost no fdatasync of their own; the
     // next synced append covers them, and so does closing their segment, so
@@ -103,6 +101,8 @@ TEST_F(WalTest, UnsyncedRecordsAreSyncedByTheNextSyncOrSegmentSwitch) {
     EXPECT_EQ(seen[3].second.payload, "after the switch");
 }
 
+// A crash can cut the file anywhere inside the last append: recovery keeps
+// exactly the whole records before the cut.
 TEST_F(WalTest, TornTailIsCutAtEveryPossibleOffset) {
     std::vector<std::pair<uint64_t, WalRecord>> seen;
     std::vector<uint64_t> ends;  // file size after each record

@@ -123,6 +123,10 @@ struct Host::Group {
     // Term and vote of the last hard state written to the WAL (io thread):
     // a change of either must be synced before any message goes out.
     std::optional<std::pair<Term, NodeId>> written_term_vote;
+    // The job that holds this group's newest term or vote change or
+    // snapshot (io thread): until it is durable, none of the group's
+    // messages may leave early.
+    uint64_t barrier_seq = 0;
 };
 
 Host::Host(asio::io_context& io, rpc::Transport& transport, HostOptions options)
@@ -175,6 +179,8 @@ Status Host::open() {
     if (!wal.is_ok()) return wal.status();
     CLEAVE_RETURN_IF_ERROR(bad);
     wal_ = std::move(*wal);
+    next_lsn_ = wal_->last_lsn() + 1;
+    wal_thread_ = std::thread([this] { wal_writer_loop(); });
     return Status::ok();
 }
 
@@ -300,6 +306,7 @@ Result<std::unique_ptr<Host::Group>> Host::make_group(GroupId id,
     ro.election_timeout_ticks = options_.election_ticks;
     ro.heartbeat_interval_ticks = options_.heartbeat_ticks;
     ro.snapshot_trailing_entries = options_.trailing_entries;
+    ro.async_persist = true;  // the WAL writer thread
     g->fsm = std::make_unique<raft::Fsm>(ro, *g->rng, std::move(state));
     g->applied = sm.applied_index();
     g->last_snapshot_index = snap->meta.index.value();
@@ -342,6 +349,13 @@ void Host::stop() {
         g->proposals.clear();
         g->applied_cv.notify_all();
     }
+    {
+        // The writer drains its queue first: what was handed off is written.
+        std::lock_guard lock(wal_mu_);
+        wal_stop_ = true;
+    }
+    wal_cv_.notify_all();
+    if (wal_thread_.joinable()) wal_thread_.join();
     // The timer and the pending reads belong to the io thread.
     auto alive = alive_;
     asio::post(io_, [this, alive] {
@@ -418,120 +432,103 @@ void Host::expire_reads(Group& g) {
     }
 }
 
+namespace {
+
+// Messages that vouch for no durable state of their sender: a leader's
+// appends and heartbeats (the leader counts its own copy only once durable,
+// thesis 10.2.1), a follower's heartbeat answers (they carry its term, which
+// the barrier below keeps from leaving before it is durable) and ReadIndex
+// traffic. Acknowledgements of entries and votes wait for the write.
+bool may_leave_early(raft::MessageType type) {
+    switch (type) {
+        case raft::MessageType::append:
+        case raft::MessageType::heartbeat:
+        case raft::MessageType::heartbeat_response:
+        case raft::MessageType::read_index:
+        case raft::MessageType::read_index_response:
+            return true;
+        default:
+            return false;
+    }
+}
+
+}  // namespace
+
 void Host::flush() {
     flush_scheduled_ = false;
     if (stopping_) return;
-    struct Work {
-        Group* g;
-        raft::Ready ready;
-        std::optional<size_t> entries_record;  // position in `records`
-        size_t applied_early = 0;              // committed entries queued before the WAL write
-    };
-    std::vector<Work> work;
     std::vector<WalRecord> records;
     // Only entries, snapshots, terms and votes must be durable before the
-    // messages of this round go out. A flush that only moves commit indexes
-    // (the leader learning a majority's acks, a follower told by the next
-    // heartbeat) writes them without an fdatasync: a crash may lose them,
+    // messages that depend on them go out. A job that only moves commit
+    // indexes (the leader learning a majority's acks, a follower told by the
+    // next heartbeat) is written without an fdatasync: a crash may lose them,
     // and a restarted replica learns its commit index again from the leader.
     bool must_sync = false;
-    std::vector<raft::Message> early_messages;
+    std::vector<raft::Message> now;
+    HeldForJob held;
+    const uint64_t seq = handed_seq_ + 1;  // of the job this flush hands off, if any
     for (auto& [id, g] : groups_) {
         if (!g->fsm->has_ready()) continue;
-        Work w{g.get(), g->fsm->get_ready(), std::nullopt};
+        raft::Ready ready = g->fsm->get_ready();
         const uint64_t gid = id.value();
-        if (w.ready.snapshot) {
-            must_sync = true;
+        bool barrier = false;  // everything of this group waits for this job
+        if (ready.snapshot) {
+            barrier = true;
             // A snapshot from the leader replaces the log: durable first.
-            Status s = write_snapshot_file(options_.dir, id, *w.ready.snapshot);
+            Status s = write_snapshot_file(options_.dir, id, *ready.snapshot);
             if (!s.is_ok()) fatal(s.to_string());
             std::string mark;
-            put_be(mark, w.ready.snapshot->meta.index.value(), 8);
+            put_be(mark, ready.snapshot->meta.index.value(), 8);
             records.push_back({kSnapshotMark, gid, std::move(mark)});
             g->record_last_index.clear();
         }
-        if (!w.ready.entries.empty()) {
+        if (!ready.entries.empty()) {
             must_sync = true;
-            w.entries_record = records.size();
-            records.push_back({kEntries, gid, encode_entries(w.ready.entries)});
+            const raft::Entry& last = ready.entries.back();
+            g->record_last_index[next_lsn_ + records.size()] = last.index.value();
+            held.marks.push_back({g.get(), ready.log_generation, last.index, last.term});
+            records.push_back({kEntries, gid, encode_entries(ready.entries)});
         }
-        bool term_vote_changed = false;
-        if (w.ready.hard_state) {
-            const auto& hs = *w.ready.hard_state;
+        if (ready.hard_state) {
+            const auto& hs = *ready.hard_state;
             const std::pair term_vote{hs.term, hs.vote};
-            term_vote_changed = g->written_term_vote != term_vote;
-            must_sync = must_sync || term_vote_changed;
+            barrier = barrier || g->written_term_vote != term_vote;
             g->written_term_vote = term_vote;
             records.push_back({kHardState, gid, encode_hard_state(hs)});
         }
-        if (!w.ready.snapshot && !term_vote_changed) {
-            // A leader's appends and heartbeats go out before its own WAL
-            // write (Raft thesis 10.2.1): the followers write in parallel,
-            // and the core counts the leader's own copy only once stable.
-            // Everything that vouches for this node's durable state (acks,
-            // votes) waits for the write below.
-            auto& ms = w.ready.messages;
-            auto late = std::stable_partition(ms.begin(), ms.end(), [](const raft::Message& m) {
-                return m.type == raft::MessageType::append ||
-                       m.type == raft::MessageType::heartbeat;
-            });
-            std::move(ms.begin(), late, std::back_inserter(early_messages));
-            ms.erase(ms.begin(), late);
+        if (barrier) {
+            must_sync = true;
+            g->barrier_seq = seq;
         }
-        work.push_back(std::move(w));
-    }
-    // Committed entries already in this node's durable log (below this
-    // round's new entries) go to the apply threads before the WAL write:
-    // their commit does not wait for the fsync of the entries proposed after
-    // them. Under load the leader's ready carries both (the acks for one
-    // batch arrive while the next is proposed), and this takes one fsync off
-    // every write's latency. Entries of this round, and everything after a
-    // snapshot, still wait for the write below.
-    for (auto& w : work) {
-        if (w.ready.snapshot) continue;
-        const auto& committed = w.ready.committed;
-        const auto durable_end =
-            w.ready.entries.empty()
-                ? committed.end()
-                : std::partition_point(committed.begin(), committed.end(),
-                                       [first = w.ready.entries.front().index](
-                                           const raft::Entry& e) { return e.index < first; });
-        w.applied_early = static_cast<size_t>(durable_end - committed.begin());
-        if (w.applied_early > 0)
-            queue_apply(*w.g, {nullptr, std::vector<raft::Entry>(committed.begin(), durable_end)});
-    }
-    send_messages(early_messages);
-    if (!records.empty()) {
-        // Group commit: one write and one fdatasync for every group.
-        auto last = wal_->append(records, must_sync);
-        if (!last.is_ok()) fatal(last.status().to_string());
-        const uint64_t first_lsn = *last + 1 - records.size();
-        for (auto& w : work) {
-            if (!w.entries_record) continue;
-            w.g->record_last_index[first_lsn + *w.entries_record] =
-                w.ready.entries.back().index.value();
-        }
-    }
-    std::vector<raft::Message> messages;
-    for (auto& w : work) {
-        Group& g = *w.g;
-        for (auto& m : w.ready.messages) messages.push_back(std::move(m));
-        if (w.ready.snapshot || w.applied_early < w.ready.committed.size()) {
-            // A copy: advance() below reads ready.committed to move the
-            // core's applied index.
-            queue_apply(g, {w.ready.snapshot,
-                            std::vector<raft::Entry>(w.ready.committed.begin() + w.applied_early,
-                                                     w.ready.committed.end())});
-        }
-        for (const auto& rs : w.ready.read_states) {
-            auto it = g.reads.find(rs.request_id);
-            if (it == g.reads.end()) continue;
+        const bool early_ok = g->barrier_seq <= durable_seq_;
+        for (auto& m : ready.messages)
+            (early_ok && may_leave_early(m.type) ? now : held.messages).push_back(std::move(m));
+        for (const auto& rs : ready.read_states) {
+            auto it = g->reads.find(rs.request_id);
+            if (it == g->reads.end()) continue;
             it->second.done->set_value(rs.index.value());
-            g.reads.erase(it);
+            g->reads.erase(it);
         }
-        g.fsm->advance(w.ready);
+        g->fsm->advance(ready);
+        // Committed entries are durable here (async_persist): apply now. A
+        // snapshot's file is durable; the apply thread installs it.
+        if (ready.snapshot || !ready.committed.empty())
+            queue_apply(*g, {ready.snapshot, std::move(ready.committed)});
     }
-    send_messages(messages);
+    send_messages(now);
+    if (!records.empty()) {
+        held.seq = hand_off(std::move(records), must_sync, 0);
+        held_.push_back(std::move(held));
+    } else if (!held.messages.empty()) {
+        // Nothing to write, but they may vouch for what an earlier job
+        // still writes (an ack of entries in flight): after that job.
+        if (held_.empty()) {
+            send_messages(held.messages);
+        } else {
+            auto& back = held_.back().messages;
+            std::move(held.messages.begin(), held.messages.end(), std::back_inserter(back));
+        }
+    }
     bool more = false;
     for (auto& [id, g] : groups_) {
         const uint64_t leader = g->fsm->leader().value();
@@ -547,6 +544,71 @@ void Host::flush() {
         more = more || g->fsm->has_ready();
     }
     if (more) schedule_flush();
+}
+
+uint64_t Host::hand_off(std::vector<WalRecord> records, bool sync, uint64_t release_before) {
+    WalJob job{++handed_seq_, next_lsn_, std::move(records), sync, release_before};
+    next_lsn_ += job.records.size();
+    {
+        std::lock_guard lock(wal_mu_);
+        wal_queue_.push_back(std::move(job));
+    }
+    wal_cv_.notify_one();
+    return handed_seq_;
+}
+
+void Host::wal_writer_loop() {
+    while (true) {
+        std::deque<WalJob> jobs;
+        {
+            std::unique_lock lock(wal_mu_);
+            wal_cv_.wait(lock, [&] { return wal_stop_ || !wal_queue_.empty(); });
+            if (wal_queue_.empty()) return;  // stopping, and drained
+            jobs.swap(wal_queue_);
+        }
+        // Group commit across flushes too: every job queued while the last
+        // fdatasync ran shares this one.
+        std::vector<WalRecord> records;
+        bool sync = false;
+        uint64_t release_before = 0;
+        for (auto& j : jobs) {
+            std::move(j.records.begin(), j.records.end(), std::back_inserter(records));
+            sync = sync || j.sync;
+            release_before = std::max(release_before, j.release_before);
+        }
+        if (!records.empty()) {
+            auto last = wal_->append(records, sync);
+            if (!last.is_ok()) fatal(last.status().to_string());
+            // The event loop numbered the records when it handed them off
+            // (record_last_index, release_wal): the WAL must agree.
+            const uint64_t first = *last + 1 - records.size();
+            if (first != jobs.front().first_lsn)
+                fatal(fmt::format("WAL numbered records from {}, expected {}", first,
+                                  jobs.front().first_lsn));
+        }
+        if (release_before) {
+            Status s = wal_->release_before(release_before);
+            if (!s.is_ok()) log()->warn("releasing WAL segments: {}", s.to_string());
+        }
+        const uint64_t seq = jobs.back().seq;
+        auto alive = alive_;
+        asio::post(io_, [this, alive, seq] {
+            if (*alive) on_durable(seq);
+        });
+    }
+}
+
+void Host::on_durable(uint64_t seq) {
+    durable_seq_ = seq;
+    std::vector<raft::Message> messages;
+    while (!held_.empty() && held_.front().seq <= seq) {
+        HeldForJob& h = held_.front();
+        for (const auto& m : h.marks) m.g->fsm->persisted(m.log_generation, m.index, m.term);
+        std::move(h.messages.begin(), h.messages.end(), std::back_inserter(messages));
+        held_.pop_front();
+    }
+    send_messages(messages);
+    schedule_flush();
 }
 
 void Host::queue_apply(Group& g, ApplyItem item) {
@@ -879,10 +941,11 @@ Status Host::take_snapshot(Group& g, uint64_t index, std::string image) {
             ++it;
     }
     log()->info("group {}: snapshot at {}, log kept from {}", g.id.value(), index, first.value());
-    return release_wal();
+    release_wal();
+    return Status::ok();
 }
 
-Status Host::release_wal() {
+void Host::release_wal() {
     // Re-record every group's hard state so that the newest copy survives
     // the release of the segments holding older ones.
     std::vector<WalRecord> records;
@@ -890,13 +953,12 @@ Status Host::release_wal() {
         raft::HardState hs{g->fsm->term(), g->fsm->vote(), g->fsm->log().committed()};
         records.push_back({kHardState, id.value(), encode_hard_state(hs)});
     }
-    CLEAVE_ASSIGN_OR_RETURN(uint64_t last, wal_->append(records));
-    uint64_t keep = last + 1 - records.size();
+    uint64_t keep = next_lsn_;  // the first of these records
     for (auto& [id, g] : groups_) {
         if (!g->record_last_index.empty())
             keep = std::min(keep, g->record_last_index.begin()->first);
     }
-    return wal_->release_before(keep);
+    hand_off(std::move(records), true, keep);
 }
 
 Status Host::compact(GroupId id) {

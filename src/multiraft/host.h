@@ -4,20 +4,29 @@
 //
 //   transport ──R batch──▶ step ─┐
 //   tick timer ─────────▶ tick  ─┼─▶ flush: every group's Ready at once
-//   propose/read (any thread) ───┘      1. snapshot files, then ONE WAL append +
-//                                          fdatasync for all groups' entries and
-//                                          hard states (group commit)
-//                                       2. messages, batched per destination
-//                                          node (heartbeats of all groups to a
-//                                          node travel in one frame)
+//   propose/read (any thread) ───┘      1. snapshot files; every group's entries
+//                                          and hard states handed to the WAL
+//                                          writer as one job
+//                                       2. a leader's appends and heartbeats
+//                                          sent, batched per destination node
 //                                       3. committed entries → the group's
 //                                          apply thread; read states answered
+//   WAL writer (one thread): writes every job queued since its last write
+//   with ONE append + fdatasync (group commit), then tells the event loop,
+//   which sends the messages held for those jobs (acknowledgements, votes)
+//   and reports the entries durable to the cores (Fsm::persisted).
 //   apply thread (one per group): applies in order, answers proposers,
 //   wakes readers, takes a snapshot every `snapshot_entries` entries and
 //   then compacts the log and releases WAL segments.
 //
-// Persist before send, always: messages of a Ready leave only after the WAL
-// append that made its entries and hard state durable returned.
+// The event loop never waits for the disk: while one fdatasync runs it
+// steps the messages and proposals that arrive, so a leader commits on its
+// followers' acks and the next job gathers everything until the disk is
+// free (Raft thesis 10.2.1; raft/ready.h, asynchronous persistence).
+//
+// Persist before send, always: a message that vouches for durable state
+// leaves only after the write that made that state durable, and every
+// write before it, returned.
 //
 // Snapshots travel in pieces: the install_snapshot message carries only the
 // metadata; the receiver pulls the image from the sender in pieces (a frame
@@ -89,7 +98,8 @@ struct GroupStatus {
 class Host {
   public:
     Host(boost::asio::io_context& io, rpc::Transport& transport, HostOptions options);
-    // fdatasyncs of the shared WAL since start (one per flush: group commit).
+    // fdatasyncs of the shared WAL since start (one per write of the WAL
+    // writer, which covers every group: group commit).
     uint64_t wal_syncs() const;
     ~Host();
     Host(const Host&) = delete;
@@ -174,7 +184,32 @@ class Host {
     void maybe_snapshot(Group& g, bool force);
     // On the io thread: hands the image to the core, persists it, compacts.
     Status take_snapshot(Group& g, uint64_t index, std::string image);
-    Status release_wal();
+    void release_wal();
+    // The WAL writer's side: one job per flush, written in order.
+    struct WalJob {
+        uint64_t seq = 0;
+        uint64_t first_lsn = 0;  // as numbered by the event loop
+        std::vector<WalRecord> records;
+        bool sync = false;
+        uint64_t release_before = 0;  // then release segments below this LSN (0: none)
+    };
+    // The event loop's side of a job: what to do once it is durable.
+    struct HeldForJob {
+        struct Mark {
+            Group* g;
+            uint64_t log_generation;
+            Index index;
+            Term term;
+        };
+        uint64_t seq = 0;
+        std::vector<Mark> marks;
+        std::vector<raft::Message> messages;
+    };
+    // On the io thread: hands records to the writer; returns the job's seq.
+    uint64_t hand_off(std::vector<WalRecord> records, bool sync, uint64_t release_before);
+    void wal_writer_loop();
+    // On the io thread: every job up to `seq` is durable.
+    void on_durable(uint64_t seq);
     boost::asio::awaitable<void> fetch_snapshot(GroupId group, uint64_t from, raft::Message m);
     void send_messages(std::vector<raft::Message>& messages);
     // Runs fn on the io thread and waits for it.
@@ -200,6 +235,17 @@ class Host {
     std::map<GroupId, std::unique_ptr<Group>> groups_;
     mutable std::shared_mutex groups_mu_;
     bool flush_scheduled_ = false;  // io thread
+
+    // Jobs handed off (io thread) and the writer's queue.
+    uint64_t next_lsn_ = 1;    // io thread: LSN of the next record handed off
+    uint64_t handed_seq_ = 0;  // io thread: seq of the last job handed off
+    uint64_t durable_seq_ = 0;  // io thread: every job up to this is durable
+    std::deque<HeldForJob> held_;  // io thread: jobs not yet durable, in order
+    std::mutex wal_mu_;
+    std::condition_variable wal_cv_;
+    std::deque<WalJob> wal_queue_;  // guarded by wal_mu_
+    bool wal_stop_ = false;         // guarded by wal_mu_
+    std::thread wal_thread_;
     bool started_ = false;
     std::atomic<bool> stopping_{false};
     std::unique_ptr<boost::asio::steady_timer> tick_timer_;

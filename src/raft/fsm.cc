@@ -842,9 +842,9 @@ void Fsm::release_reads() {
 // Output
 
 bool Fsm::has_ready() const {
-    return pending_snapshot_ || log_.stable() < log_.last_index() ||
+    return pending_snapshot_ || log_.persisting() < log_.last_index() ||
            HardState{term_, vote_, log_.committed()} != persisted_hard_state_ || !msgs_.empty() ||
-           log_.has_next_committed() || !read_states_.empty();
+           log_.has_next_committed(options_.async_persist) || !read_states_.empty();
 }
 
 Ready Fsm::get_ready() {
@@ -855,8 +855,9 @@ Ready Fsm::get_ready() {
     const HardState hs{term_, vote_, log_.committed()};
     if (hs != persisted_hard_state_) r.hard_state = hs;
     r.messages.swap(msgs_);
-    r.committed = log_.next_committed();
+    r.committed = log_.next_committed(options_.async_persist);
     r.read_states.swap(read_states_);
+    r.log_generation = log_.generation();
     const Index applied_after = r.committed.empty() ? log_.applied() : r.committed.back().index;
     const uint64_t threshold = options_.snapshot_threshold_entries;
     if (threshold && !r.committed.empty() &&
@@ -871,8 +872,21 @@ void Fsm::advance(const Ready& r) {
     in_ready_ = false;
     if (r.hard_state) persisted_hard_state_ = *r.hard_state;
     if (r.snapshot && r.snapshot == pending_snapshot_) pending_snapshot_ = nullptr;
-    if (!r.entries.empty()) log_.stable_to(r.entries.back().index, r.entries.back().term);
+    if (!r.entries.empty()) {
+        if (options_.async_persist)
+            log_.persisting_to(r.entries.back().index);
+        else
+            log_.stable_to(r.entries.back().index, r.entries.back().term, r.log_generation);
+    }
     if (!r.committed.empty()) log_.applied_to(r.committed.back().index);
+    if (role_ == Role::leader) maybe_commit();
+}
+
+void Fsm::persisted(uint64_t log_generation, Index index, Term term) {
+    CLEAVE_ASSERT(options_.async_persist, "persisted() without async_persist");
+    CLEAVE_ASSERT(!in_ready_, "persisted() between get_ready() and advance()");
+    log_.stable_to(index, term, log_generation);
+    // 10.2.1: the leader's own copy counts only now.
     if (role_ == Role::leader) maybe_commit();
 }
 

@@ -88,8 +88,14 @@ class Fsm {
     bool has_ready() const;
     // Everything the host must do now (ready.h). Must be followed by advance().
     Ready get_ready();
-    // The host persisted, sent, applied and served `ready`.
+    // The host persisted, sent, applied and served `ready`. With
+    // async_persist: the host handed its entries and hard state to a writer,
+    // and sent, applied and served the rest (ready.h).
     void advance(const Ready& ready);
+    // async_persist only: the entries up to (index, term) of a Ready with
+    // this log_generation, and everything handed off before them, are
+    // durable. Not between get_ready() and advance().
+    void persisted(uint64_t log_generation, Index index, Term term);
 
     NodeId id() const { return options_.id; }
     Role role() const { return role_; }

@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 
 namespace cleave::raft {
 namespace {
@@ -35,18 +36,44 @@ struct Group {
     }
     Fsm& operator[](uint64_t id) { return *fsms.at(n(id)); }
 
-    // Host loop for one node: "persist", queue messages, "apply".
+    // Host loop for one node: "persist", queue messages, "apply". With
+    // async_persist, a node in `slow_disk` holds its writes (and every
+    // message but a leader's appends and heartbeats) until persist(id).
     void process(NodeId id) {
         Fsm& f = *fsms.at(id);
         while (f.has_ready()) {
             Ready r = f.get_ready();
+            const bool hold = f.options().async_persist && slow_disk.count(id);
+            Held h{r.log_generation, {}, {}};
+            if (!r.entries.empty()) h.mark = {r.entries.back().index, r.entries.back().term};
             for (auto& m : r.messages) {
-                if (!cut.count(m.from) && !cut.count(m.to)) queue.push_back(std::move(m));
+                const bool early = m.type == MessageType::append || m.type == MessageType::heartbeat;
+                if (hold && !early)
+                    h.messages.push_back(std::move(m));
+                else
+                    send(std::move(m));
             }
             for (auto& e : r.committed) applied[id].push_back(e);
             for (auto& rs : r.read_states) reads[id].push_back(rs);
             f.advance(r);
+            if (hold)
+                held[id].push_back(std::move(h));
+            else if (f.options().async_persist && h.mark)
+                f.persisted(h.generation, h.mark->first, h.mark->second);
         }
+    }
+    // The slow disk of `id` finishes every write handed to it.
+    void persist(NodeId id) {
+        Fsm& f = *fsms.at(id);
+        for (auto& h : held[id]) {
+            if (h.mark) f.persisted(h.generation, h.mark->first, h.mark->second);
+            for (auto& m : h.messages) send(std::move(m));
+        }
+        held[id].clear();
+        process(id);
+    }
+    void send(Message m) {
+        if (!cut.count(m.from) && !cut.count(m.to)) queue.push_back(std::move(m));
     }
     void process_all() {
         for (auto& [id, f] : fsms) process(id);
@@ -79,6 +106,13 @@ struct Group {
     std::map<NodeId, std::unique_ptr<Fsm>> fsms;
     std::deque<Message> queue;
     std::set<NodeId> cut;  // nodes whose messages are all lost
+    struct Held {
+        uint64_t generation;
+        std::optional<std::pair<Index, Term>> mark;
+        std::vector<Message> messages;
+    };
+    std::set<NodeId> slow_disk;
+    std::map<NodeId, std::vector<Held>> held;
     std::map<NodeId, std::vector<Entry>> applied;
     std::map<NodeId, std::vector<ReadState>> reads;
 };
@@ -379,6 +413,51 @@ TEST(Fsm, OptionsAreValidated) {
     o.check_quorum = true;
     o.max_clock_drift_ticks = o.election_timeout_ticks;
     EXPECT_FALSE(validate(o).empty());
+}
+
+RaftOptions async_options() {
+    RaftOptions o;
+    o.async_persist = true;
+    return o;
+}
+
+TEST(Fsm, AsyncPersistLeaderCountsItselfOnlyOnceDurable) {
+    Group g({n(1), n(2), n(3)}, async_options());
+    g.elect(1);
+    g.cut.insert(n(3));  // the leader and node 2 are the only majority
+    g.slow_disk.insert(n(1));
+    auto idx = g[1].propose("x");
+    ASSERT_TRUE(idx.is_ok());
+    g.stabilize();  // node 2 wrote and acknowledged x; node 1's write runs
+    EXPECT_EQ(g[2].log().stable(), *idx);
+    EXPECT_LT(g[1].log().committed(), *idx) << "committed before the leader's own write";
+    EXPECT_TRUE(g[1].log().unstable_entries().empty()) << "handed out twice";
+    g.persist(n(1));
+    EXPECT_EQ(g[1].log().committed(), *idx);
+    ASSERT_FALSE(g.applied[n(1)].empty());
+    EXPECT_EQ(g.applied[n(1)].back().data, "x");
+}
+
+TEST(Fsm, AsyncPersistFollowerAppliesOnlyWhatItMadeDurable) {
+    Group g({n(1), n(2), n(3)}, async_options());
+    g.elect(1);
+    g.slow_disk.insert(n(2));
+    auto idx = g[1].propose("x");
+    ASSERT_TRUE(idx.is_ok());
+    g.stabilize();
+    g.tick_all();  // a heartbeat carries the commit index to node 2
+    g.stabilize();
+    EXPECT_EQ(g[1].log().committed(), *idx) << "nodes 1 and 3 are a majority";
+    EXPECT_EQ(g[2].log().committed(), *idx);
+    EXPECT_LT(g[2].log().stable(), *idx);
+    EXPECT_TRUE(g.applied[n(2)].empty() || g.applied[n(2)].back().index < *idx)
+        << "applied an entry not durable here";
+    EXPECT_FALSE(g[1].progress(n(2))->match() >= *idx) << "acknowledged before durable";
+    g.persist(n(2));
+    g.stabilize();
+    ASSERT_FALSE(g.applied[n(2)].empty());
+    EXPECT_EQ(g.applied[n(2)].back().index, *idx);
+    EXPECT_EQ(g[1].progress(n(2))->match(), *idx);
 }
 
 TEST(Fsm, RestartKeepsTermVoteAndLog) {

@@ -20,7 +20,7 @@ RaftLog::RaftLog(SnapshotPtr snapshot, std::vector<Entry> entries) {
         entries_.push_back(std::move(e));
     }
     committed_ = applied_ = offset_;
-    stable_ = last_index();
+    stable_ = persisting_ = last_index();
 }
 
 Term RaftLog::last_term() const { return entries_.empty() ? offset_term_ : entries_.back().term; }
@@ -78,6 +78,8 @@ std::optional<Index> RaftLog::maybe_append(Index prev_index, Term prev_term, Ind
                           e.index, committed_);
             entries_.resize(e.index.value() - offset_.value() - 1);
             stable_ = std::min(stable_, e.index.prev());
+            persisting_ = std::min(persisting_, e.index.prev());
+            ++generation_;
             truncated = true;
             break;
         }
@@ -110,18 +112,27 @@ void RaftLog::applied_to(Index i) {
     applied_ = i;
 }
 
-void RaftLog::stable_to(Index i, Term t) {
-    if (matches(i, t) && i > stable_) stable_ = i;
+void RaftLog::stable_to(Index i, Term t, uint64_t generation) {
+    if (generation == generation_ && matches(i, t) && i > stable_) {
+        stable_ = i;
+        persisting_ = std::max(persisting_, stable_);
+    }
+}
+
+void RaftLog::persisting_to(Index i) {
+    CLEAVE_ASSERT(i <= last_index(), "persisting {} beyond last index {}", i, last_index());
+    persisting_ = std::max(persisting_, i);
 }
 
 std::vector<Entry> RaftLog::unstable_entries() const {
-    if (stable_ >= last_index()) return {};
-    return slice(std::max(stable_.next(), first_index()), last_index(), entries_.size());
+    if (persisting_ >= last_index()) return {};
+    return slice(std::max(persisting_.next(), first_index()), last_index(), entries_.size());
 }
 
-std::vector<Entry> RaftLog::next_committed() const {
-    if (committed_ <= applied_) return {};
-    return slice(std::max(applied_.next(), first_index()), committed_, entries_.size());
+std::vector<Entry> RaftLog::next_committed(bool stable_only) const {
+    const Index limit = apply_limit(stable_only);
+    if (limit <= applied_) return {};
+    return slice(std::max(applied_.next(), first_index()), limit, entries_.size());
 }
 
 void RaftLog::restore(SnapshotPtr snapshot) {
@@ -131,7 +142,8 @@ void RaftLog::restore(SnapshotPtr snapshot) {
     entries_.clear();
     offset_ = snapshot_->meta.index;
     offset_term_ = snapshot_->meta.term;
-    committed_ = applied_ = stable_ = offset_;
+    committed_ = applied_ = stable_ = persisting_ = offset_;
+    ++generation_;
 }
 
 void RaftLog::compact(SnapshotPtr snapshot, Index keep_from) {

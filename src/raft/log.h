@@ -4,10 +4,15 @@
 //
 //   [snapshot] ... offset | entries ............................... last
 //                            applied <= committed,   stable = durable prefix
+//                                                    stable <= persisting
 //
-// Entries after `stable` are handed to the host to persist (Ready::entries).
+// Entries after `persisting` are handed to the host to persist
+// (Ready::entries). With synchronous persistence the two marks move together;
+// with asynchronous persistence (RaftOptions::async_persist) `persisting`
+// marks what the host is writing and `stable` what it reported written.
 // The log keeps every retained entry in memory; the host keeps the durable copy.
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -40,6 +45,7 @@ class RaftLog {
     Index committed() const { return committed_; }
     Index applied() const { return applied_; }
     Index stable() const { return stable_; }
+    Index persisting() const { return persisting_; }
     const SnapshotPtr& snapshot() const { return snapshot_; }
 
     // Dissertation 3.6.1 / 5.4.1: is a log ending at (index, term) at least as
@@ -59,14 +65,28 @@ class RaftLog {
 
     void commit_to(Index i);
     void applied_to(Index i);
-    // The host made entries up to (i, t) durable. Ignored if the log moved on.
-    void stable_to(Index i, Term t);
+    // The host made entries up to (i, t) durable, as handed out while the
+    // log was at `generation`. Ignored if the log moved on: a truncation or
+    // a snapshot since then bumped the generation. The term check alone
+    // would not do with writes in flight: a suffix can be truncated and the
+    // same (index, term) appended again while the older write of it and the
+    // truncation are both on their way to disk.
+    void stable_to(Index i, Term t, uint64_t generation);
+    // Bumped whenever entries are truncated or the log is replaced.
+    uint64_t generation() const { return generation_; }
+    // The host is writing entries up to i (asynchronous persistence): they
+    // are not handed out again, nor counted as durable.
+    void persisting_to(Index i);
 
-    // Entries the host must persist: (stable, last].
+    // Entries the host must persist: (persisting, last].
     std::vector<Entry> unstable_entries() const;
-    // Entries to apply: (applied, committed].
-    std::vector<Entry> next_committed() const;
-    bool has_next_committed() const { return committed_ > applied_; }
+    // Entries to apply: (applied, committed], or with `stable_only` only
+    // those also durable here (asynchronous persistence: a follower may learn
+    // a commit index beyond what it has written).
+    std::vector<Entry> next_committed(bool stable_only = false) const;
+    bool has_next_committed(bool stable_only = false) const {
+        return apply_limit(stable_only) > applied_;
+    }
 
     // Replaces the whole log with a snapshot received from the leader (5.3).
     void restore(SnapshotPtr snapshot);
@@ -79,6 +99,10 @@ class RaftLog {
     std::pair<Configuration, Index> config_at(Index i) const;
 
   private:
+    Index apply_limit(bool stable_only) const {
+        return stable_only ? std::min(committed_, stable_) : committed_;
+    }
+
     SnapshotPtr snapshot_;
     Index offset_;      // index just before entries_[0]
     Term offset_term_;  // its term
@@ -86,6 +110,8 @@ class RaftLog {
     Index committed_;
     Index applied_;
     Index stable_;
+    Index persisting_;
+    uint64_t generation_ = 0;
 };
 
 }  // namespace cleave::raft

@@ -98,6 +98,50 @@ TEST(RaftLog, CompactKeepsTrailingEntriesAndTerms) {
     EXPECT_EQ(log.at(Index{3}).term, Term{2});
 }
 
+TEST(RaftLog, PersistingEntriesAreNotHandedOutAgainNorCountedDurable) {
+    RaftLog log(nullptr, {});
+    bool truncated = false;
+    ASSERT_TRUE(log.maybe_append(Index{0}, Term{0}, Index{2}, entries({{1, 1}, {2, 1}}), truncated));
+    const uint64_t gen = log.generation();
+    log.persisting_to(Index{2});
+    EXPECT_TRUE(log.unstable_entries().empty());
+    EXPECT_EQ(log.stable(), Index{0});
+    // Committed, but not durable here: only the synchronous view applies it.
+    EXPECT_EQ(log.next_committed().size(), 2u);
+    EXPECT_TRUE(log.next_committed(true).empty());
+    EXPECT_FALSE(log.has_next_committed(true));
+    log.stable_to(Index{1}, Term{1}, gen);
+    EXPECT_EQ(log.stable(), Index{1});
+    ASSERT_EQ(log.next_committed(true).size(), 1u);
+    EXPECT_EQ(log.next_committed(true)[0].index, Index{1});
+}
+
+TEST(RaftLog, AStaleDurableReportIsIgnoredAfterATruncation) {
+    RaftLog log(nullptr, {});
+    bool truncated = false;
+    ASSERT_TRUE(log.maybe_append(Index{0}, Term{0}, Index{0}, entries({{1, 1}, {2, 1}}), truncated));
+    const uint64_t first = log.generation();
+    log.persisting_to(Index{2});  // write A: (1,1) (2,1)
+    // A new leader overwrites index 2 while write A is on its way.
+    ASSERT_TRUE(log.maybe_append(Index{1}, Term{1}, Index{0}, entries({{2, 3}}), truncated));
+    EXPECT_TRUE(truncated);
+    EXPECT_NE(log.generation(), first);
+    EXPECT_EQ(log.persisting(), Index{1});
+    ASSERT_EQ(log.unstable_entries().size(), 1u);  // write B: (2,3)
+    log.persisting_to(Index{2});
+    // And a later one brings (2,1) back (write C) before A is reported.
+    ASSERT_TRUE(log.maybe_append(Index{1}, Term{1}, Index{0}, entries({{2, 1}}), truncated));
+    EXPECT_TRUE(truncated);
+    const uint64_t third = log.generation();
+    log.persisting_to(Index{2});
+    // A's report matches the log by index and term, yet B (which truncated
+    // it on disk) may be durable while C is not: it must not count.
+    log.stable_to(Index{2}, Term{1}, first);
+    EXPECT_EQ(log.stable(), Index{0});
+    log.stable_to(Index{2}, Term{1}, third);
+    EXPECT_EQ(log.stable(), Index{2});
+}
+
 TEST(RaftLog, RestoreReplacesEverything) {
     RaftLog log(nullptr, entries({{1, 1}, {2, 1}}));
     auto snap = std::make_shared<Snapshot>();

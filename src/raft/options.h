@@ -43,6 +43,11 @@ struct RaftOptions {
     // once this many entries were applied since the last one. 0: never; the
     // host decides on its own.
     uint64_t snapshot_threshold_entries = 0;
+    // Asynchronous persistence (ready.h): advance() only marks a Ready's
+    // entries as being written, the host reports them durable later with
+    // Fsm::persisted(), and committed entries are handed out for applying
+    // only once durable here.
+    bool async_persist = false;
 #ifdef CLEAVE_PLANT_RAFT_BUGS
     PlantedBug planted_bug = PlantedBug::none;
 #endif

@@ -14,6 +14,20 @@
 //                    (applied == *snapshot_due) and call take_snapshot()
 //
 // No other Fsm call may happen between get_ready() and advance().
+//
+// Asynchronous persistence (RaftOptions::async_persist; Raft thesis 10.2.1,
+// etcd's async storage writes): the host hands 1-3 to a writer and calls
+// advance() at once, so the core keeps taking messages while the write runs.
+// Then:
+//   - messages that vouch for durable state (acknowledgements, votes,
+//     anything after a term or vote change) wait until the write, and every
+//     write handed off before it, is durable; a leader's appends and
+//     heartbeats may leave at once;
+//   - once durable, the host calls Fsm::persisted(ready.log_generation,
+//     last entry's index and term): the entries then count as this replica's
+//     copy (a leader counts itself towards a commit only from then on);
+//   - `committed` holds only entries already durable here.
+// Writes must become durable in the order they were handed off.
 
 #include <optional>
 #include <vector>
@@ -31,6 +45,7 @@ struct Ready {
     std::vector<Entry> committed;
     std::vector<ReadState> read_states;
     std::optional<Index> snapshot_due;  // a hint, see RaftOptions::snapshot_threshold_entries
+    uint64_t log_generation = 0;        // for Fsm::persisted (asynchronous persistence)
 
     bool empty() const {
         return !snapshot && entries.empty() && !hard_state && messages.empty() &&

@@ -35,8 +35,15 @@ void Checker::on_role(const raft::Fsm& fsm) {
 
 void Checker::on_persisted(NodeId node, const raft::RaftLog& log,
                            const std::vector<raft::Entry>& entries) {
-    for (const auto& e : entries) {
-        auto prev = log.term_at(e.index.prev());
+    if (entries.empty()) return;
+    on_persisted(node, log.term_at(entries.front().index.prev()), entries);
+}
+
+void Checker::on_persisted(NodeId node, std::optional<Term> first_prev_term,
+                           const std::vector<raft::Entry>& entries) {
+    std::optional<Term> prev = first_prev_term;
+    for (size_t i = 0; i < entries.size(); prev = entries[i].term, ++i) {
+        const raft::Entry& e = entries[i];
         if (!prev) continue;  // compacted meanwhile
         auto [it, inserted] =
             persisted_.emplace(std::make_pair(e.index, e.term), Persisted{e, *prev});

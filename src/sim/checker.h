@@ -32,6 +32,11 @@ class Checker {
     void on_role(const raft::Fsm& fsm);
     void on_persisted(NodeId node, const raft::RaftLog& log,
                       const std::vector<raft::Entry>& entries);
+    // The same, with the term before the first entry as it was when they
+    // were written (asynchronous persistence: the log may have moved on by
+    // the sync). Nullopt when unknown (compacted).
+    void on_persisted(NodeId node, std::optional<Term> first_prev_term,
+                      const std::vector<raft::Entry>& entries);
     // Scans entries newly known committed at `fsm` (call after each step).
     void on_commit(const raft::Fsm& fsm, Index& last_seen_commit);
     void on_apply(NodeId node, const raft::Entry& entry);

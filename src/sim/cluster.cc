@@ -1,5 +1,7 @@
 #include "sim/cluster.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "common/assert.h"
@@ -49,6 +51,10 @@ bool Cluster::alive(NodeId id) const {
 void Cluster::tick(NodeId id) {
     SimNode& n = node(id);
     if (!n.alive) return;
+    // A disk finishes its writes within a tick (an fdatasync takes far less
+    // than an election timeout); between two ticks they race the messages.
+    maybe_sync(n, true);
+    if (!n.alive) return;  // crashed in the Ready that followed
     n.fsm->tick();
     process(n);
 }
@@ -73,6 +79,7 @@ bool Cluster::deliver_one(const std::set<NodeId>* only_to) {
     if (trace_) trace(format_message(*m));
     it->second.fsm->step(std::move(*m));
     process(it->second);
+    maybe_sync(it->second);
     return true;
 }
 
@@ -95,6 +102,7 @@ void Cluster::crash_node(SimNode& n, bool torn) {
     n.fsm.reset();
     n.pending_writes.clear();  // their outcome is now unknown to the client
     n.pending_reads.clear();
+    n.in_flight.clear();  // the disk lost or kept them: storage.crash decided
 }
 
 void Cluster::restart(NodeId id) {
@@ -103,6 +111,7 @@ void Cluster::restart(NodeId id) {
     ++n.incarnation;
     n.rng = std::make_unique<Random>(options_.seed * 1000003 + id.value() * 7919 + n.incarnation);
     raft::PersistentState state = n.storage.load();
+    n.written = state.hard_state;
     n.sm = Register{};
     if (state.snapshot) n.sm.restore(state.snapshot->data);
     n.fsm = std::make_unique<raft::Fsm>(n.options, *n.rng, std::move(state));
@@ -115,19 +124,52 @@ void Cluster::restart(NodeId id) {
 }
 
 void Cluster::process(SimNode& n) {
+    const bool async = n.options.async_persist;
     while (n.alive && n.fsm->has_ready()) {
         raft::Ready r = n.fsm->get_ready();
+        const bool term_vote_changed =
+            r.hard_state &&
+            (r.hard_state->term != n.written.term || r.hard_state->vote != n.written.vote);
+        if (r.hard_state) n.written = *r.hard_state;
         n.storage.write(r);
         if (options_.crash_in_ready_per_mille &&
             rng_.chance(options_.crash_in_ready_per_mille, 1000)) {
             crash_node(n, true);
             return;
         }
-        n.storage.sync();
-        // Persisted: now the messages may leave (ready.h).
-        checker_.on_persisted(n.id, n.fsm->log(), r.entries);
+        if (async) {
+            // The write runs on: only what vouches for no durable state
+            // leaves now (multiraft/host.cc does the same), and nothing at
+            // all while a term or vote change or a snapshot is unsynced.
+            SimNode::InFlight w;
+            w.log_generation = r.log_generation;
+            w.entries = r.entries;
+            // Log Matching is checked at the sync, against the log these
+            // were cut from (it may have moved on by then).
+            if (!r.entries.empty())
+                w.first_prev_term = n.fsm->log().term_at(r.entries.front().index.prev());
+            w.barrier = r.snapshot || term_vote_changed;
+            const bool barred = w.barrier || std::any_of(n.in_flight.begin(), n.in_flight.end(),
+                                                         [](const auto& f) { return f.barrier; });
+            for (auto& m : r.messages) {
+                const bool early =
+                    m.type == raft::MessageType::append || m.type == raft::MessageType::heartbeat ||
+                    m.type == raft::MessageType::heartbeat_response ||
+                    m.type == raft::MessageType::read_index ||
+                    m.type == raft::MessageType::read_index_response;
+                if (early && !barred)
+                    network_.send(std::move(m), now_);
+                else
+                    w.messages.push_back(std::move(m));
+            }
+            n.in_flight.push_back(std::move(w));
+        } else {
+            n.storage.sync();
+            // Persisted: now the messages may leave (ready.h).
+            checker_.on_persisted(n.id, n.fsm->log(), r.entries);
+            for (auto& m : r.messages) network_.send(std::move(m), now_);
+        }
         checker_.on_commit(*n.fsm, n.last_seen_commit);
-        for (auto& m : r.messages) network_.send(std::move(m), now_);
         if (r.snapshot) {
             n.sm.restore(r.snapshot->data);
             trace(fmt::format("{} installed snapshot {}/{}", n.id, r.snapshot->meta.index,
@@ -144,10 +186,29 @@ void Cluster::process(SimNode& n) {
         }
         n.fsm->advance(r);
         serve_reads(n);
-        if (r.snapshot_due && *r.snapshot_due == n.sm.applied) snapshot(n.id).ignore();
+        if (r.snapshot_due && *r.snapshot_due == n.sm.applied) {
+            snapshot(n.id).ignore();
+            if (!n.alive) return;  // crashed in a Ready the snapshot's sync let out
+        }
         observe(n);
     }
     if (n.alive) observe(n);
+}
+
+void Cluster::maybe_sync(SimNode& n, bool force) {
+    if (!n.alive || n.in_flight.empty()) return;
+    if (!force && !rng_.chance(options_.sync_pct, 100)) return;
+    n.storage.sync();
+    auto done = std::move(n.in_flight);
+    n.in_flight.clear();
+    trace(fmt::format("{} synced {} writes", n.id, done.size()));
+    for (auto& w : done) {
+        checker_.on_persisted(n.id, w.first_prev_term, w.entries);
+        if (!w.entries.empty())
+            n.fsm->persisted(w.log_generation, w.entries.back().index, w.entries.back().term);
+        for (auto& m : w.messages) network_.send(std::move(m), now_);
+    }
+    process(n);
 }
 
 void Cluster::apply(SimNode& n, const raft::Entry& e) {
@@ -273,6 +334,10 @@ Status Cluster::campaign(NodeId id) {
 
 Status Cluster::snapshot(NodeId id) {
     SimNode& n = node(id);
+    if (!n.alive) return Status::unavailable("node is down");
+    // The simulated disk compacts only a synced log (a sync lets the core
+    // go on, which may write again).
+    while (n.alive && !n.in_flight.empty()) maybe_sync(n, true);
     if (!n.alive) return Status::unavailable("node is down");
     auto r = n.fsm->take_snapshot(n.sm.applied, n.sm.serialize());
     if (!r.is_ok()) return r.status();

@@ -29,6 +29,11 @@ struct ClusterOptions {
     // Chance of a power loss between writing a Ready and syncing it.
     uint32_t crash_in_ready_per_mille = 0;
     bool reorder = true;  // deliver due messages in random order (else FIFO)
+    // Asynchronous persistence (raft/ready.h) when raft.async_persist is set:
+    // a node's writes stay unsynced, with the messages that vouch for them,
+    // until its disk finishes them: after a message is stepped with this
+    // chance, and before every tick.
+    uint32_t sync_pct = 50;
     // Slow clocks (lease safety under bounded drift, 6.4.1): node -> (period,
     // phase); tick_all() skips the node's tick when now % period == phase.
     std::map<NodeId, std::pair<uint64_t, uint64_t>> slow_clocks;
@@ -86,6 +91,9 @@ class Cluster {
 
   private:
     void process(SimNode& n);
+    // Asynchronous persistence: the disk finishes every write handed to it
+    // (with the chance sync_pct, or surely with force).
+    void maybe_sync(SimNode& n, bool force = false);
     void apply(SimNode& n, const raft::Entry& e);
     void serve_reads(SimNode& n);
     void observe(SimNode& n);

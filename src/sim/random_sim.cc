@@ -123,6 +123,13 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
     o.planted_bug = static_cast<raft::PlantedBug>(params.planted_bug);
 #endif
     co.crash_in_ready_per_mille = static_cast<uint32_t>(rng.range(0, 4));
+    {
+        // Asynchronous persistence (the node's host runs it): drawn apart
+        // from `rng`, so that every other draw of a seed stays as it was.
+        Random disk_rng(seed ^ 0xd15cd15cd15cULL);
+        o.async_persist = disk_rng.chance(1, 2);
+        co.sync_pct = static_cast<uint32_t>(disk_rng.range(5, 90));
+    }
     NetworkFaults faults;
     faults.drop_per_mille = static_cast<uint32_t>(rng.range(0, 100));
     faults.duplicate_per_mille = static_cast<uint32_t>(rng.range(0, 50));
@@ -165,13 +172,13 @@ SeedResult run_seed(uint64_t seed, const SimParams& params, std::string* trace) 
         "voters={} hb={} prevote={} checkquorum={} lease={} drift={} slow_clocks={} inflight={} "
         "batch={} trailing={} snap_every={} "
         "drop={}pm dup={}pm delay<={} crash_in_ready={}pm leader_crash={}pm leader_isolate={}pm "
-        "new_leader_isolate={}% mid_tick_fault={}pm",
+        "new_leader_isolate={}% mid_tick_fault={}pm async_persist={} sync={}%",
         voters, o.heartbeat_interval_ticks, o.pre_vote, o.check_quorum, o.lease_reads,
         o.max_clock_drift_ticks, co.slow_clocks.size(), o.max_inflight_messages,
         o.max_entries_per_message, o.snapshot_trailing_entries, o.snapshot_threshold_entries,
         faults.drop_per_mille, faults.duplicate_per_mille, faults.max_delay_ticks,
         co.crash_in_ready_per_mille, leader_crash_per_mille, leader_isolate_per_mille,
-        new_leader_isolate_pct, mid_tick_fault_per_mille);
+        new_leader_isolate_pct, mid_tick_fault_per_mille, o.async_persist, co.sync_pct);
     c.trace("seed " + std::to_string(seed) + ": " + options_desc);
 
     uint64_t writes = 0;

@@ -6,7 +6,8 @@ namespace cleave::cli {
 
 void add_cluster_tuning_options(CLI::App& cmd, ClusterTuning& t) {
     cmd.add_option("--snapshot-entries", t.snapshot_entries,
-                   "Applied log entries between snapshots of a shard")
+                   "Applied log entries between snapshots of a shard (a snapshot also waits for "
+                   "half the last one's size in new log bytes)")
         ->check(CLI::PositiveNumber);
     cmd.add_option("--log-window", t.log_window,
                    "Log entries kept behind a snapshot, for followers that lag a little");

@@ -1,5 +1,6 @@
 #include "common/hash.h"
 
+#include <algorithm>
 #include <isa-l/crc.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -64,9 +65,18 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
 
 uint64_t xxhash64(std::string_view data) { return XXH3_64bits(data.data(), data.size()); }
 
-uint32_t crc32c(std::string_view data) {
-    return crc32_iscsi(reinterpret_cast<unsigned char*>(const_cast<char*>(data.data())),
-                       static_cast<int>(data.size()), 0xFFFFFFFFu);
+uint32_t crc32c(std::string_view data) { return crc32c_extend(0xFFFFFFFFu, data); }
+
+uint32_t crc32c_extend(uint32_t crc, std::string_view more) {
+    // ISA-L takes an int length: feed large inputs in pieces.
+    constexpr size_t kPiece = 1 << 30;
+    while (true) {
+        const size_t n = std::min(more.size(), kPiece);
+        crc = crc32_iscsi(reinterpret_cast<unsigned char*>(const_cast<char*>(more.data())),
+                          static_cast<int>(n), crc);
+        more.remove_prefix(n);
+        if (more.empty()) return crc;
+    }
 }
 
 std::string to_hex(std::string_view raw) {

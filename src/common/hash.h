@@ -40,6 +40,9 @@ std::string md5(std::string_view data);                                // raw 16
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
 uint64_t xxhash64(std::string_view data);                              // XXH3 64-bit
 uint32_t crc32c(std::string_view data);                                // for records on disk
+// crc32c(a + b) == crc32c_extend(crc32c(a), b): a checksum over pieces that
+// are never concatenated (a snapshot file's header and image).
+uint32_t crc32c_extend(uint32_t crc_of_prefix, std::string_view more);
 
 std::string to_hex(std::string_view raw);
 // Returns empty optional-like: false when `hex` is not valid lowercase/uppercase hex.

@@ -56,6 +56,9 @@ TEST(Hash, Base64RoundTrip) {
 TEST(Hash, Crc32cKnownAnswer) {
     // CRC-32C of "123456789" is 0xE3069283.
     EXPECT_EQ(crc32c("123456789") ^ 0xFFFFFFFFu, 0xE3069283u);
+    EXPECT_EQ(crc32c_extend(crc32c("1234"), "56789"), crc32c("123456789"));
+    EXPECT_EQ(crc32c_extend(crc32c(""), "123456789"), crc32c("123456789"));
+    EXPECT_NE(crc32c_extend(crc32c("1234"), "56780"), crc32c("123456789"));
 }
 
 }  // namespace

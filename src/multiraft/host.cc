@@ -120,6 +120,14 @@ struct Host::Group {
     std::condition_variable applied_cv;
     std::atomic<uint64_t> applied{0};
     uint64_t last_snapshot_index = 0;  // apply thread
+    // Log bytes applied since that snapshot, and its image's size (apply
+    // thread): see maybe_snapshot.
+    uint64_t bytes_since_snapshot = 0;
+    uint64_t last_image_bytes = 0;
+    // The snapshot file is written from the io thread (a leader's snapshot)
+    // and from the apply thread (a local one): one at a time, newest wins.
+    std::mutex snapshot_file_mu;
+    uint64_t snapshot_file_index = 0;  // guarded by snapshot_file_mu
     // Term and vote of the last hard state written to the WAL (io thread):
     // a change of either must be synced before any message goes out.
     std::optional<std::pair<Term, NodeId>> written_term_vote;
@@ -310,6 +318,8 @@ Result<std::unique_ptr<Host::Group>> Host::make_group(GroupId id,
     g->fsm = std::make_unique<raft::Fsm>(ro, *g->rng, std::move(state));
     g->applied = sm.applied_index();
     g->last_snapshot_index = snap->meta.index.value();
+    g->last_image_bytes = snap->data.size();
+    g->snapshot_file_index = snap->meta.index.value();
     // Read ids start at a random point: an answer the leader sends to this
     // node's previous incarnation must never match a request of this one
     // (it could carry an older read index: a stale read).
@@ -475,7 +485,7 @@ void Host::flush() {
         if (ready.snapshot) {
             barrier = true;
             // A snapshot from the leader replaces the log: durable first.
-            Status s = write_snapshot_file(options_.dir, id, *ready.snapshot);
+            Status s = persist_snapshot(*g, *ready.snapshot);
             if (!s.is_ok()) fatal(s.to_string());
             std::string mark;
             put_be(mark, ready.snapshot->meta.index.value(), 8);
@@ -869,6 +879,8 @@ void Host::apply_loop(Group& g) {
                     log()->info("group {}: installed snapshot at {}", g.id.value(), index);
                 }
                 g.last_snapshot_index = index;
+                g.last_image_bytes = item.snapshot->data.size();
+                g.bytes_since_snapshot = 0;
                 {
                     std::lock_guard lock(g.proposals_mu);
                     for (auto it = g.proposals.begin();
@@ -895,6 +907,7 @@ void Host::apply_entries(Group& g, const std::vector<raft::Entry>& entries) {
         if (index <= g.sm->applied_index()) continue;  // durable before a restart
         std::string_view data;
         if (e.type == raft::EntryType::command) data = e.data;
+        g.bytes_since_snapshot += e.data.size();
         auto answer = g.sm->apply(index, data);
         if (!answer.is_ok())
             fatal(fmt::format("applying entry {}: {}", index, answer.status().to_string()));
@@ -916,32 +929,63 @@ void Host::maybe_snapshot(Group& g, bool force) {
     const uint64_t applied = g.sm->applied_index();
     if (applied <= g.last_snapshot_index) return;
     if (!force && applied - g.last_snapshot_index < options_.snapshot_entries) return;
+    // A snapshot costs the whole state (serialised, written, kept for
+    // lagging followers); waiting for half of it in new log bytes keeps that
+    // cost a constant per byte written instead of growing with the shard
+    // (with 4 KiB objects it had become a fifth of a node's CPU).
+    if (!force && g.bytes_since_snapshot < g.last_image_bytes / 2) return;
     auto image = g.sm->snapshot();
     if (!image.is_ok()) {
         log()->error("group {}: snapshot failed: {}", g.id.value(), image.status().to_string());
         return;
     }
     const uint64_t index = image->first;
-    Status s = run_on_io([&] { return take_snapshot(g, index, std::move(image->second)); });
-    if (!s.is_ok()) {
-        log()->warn("group {}: snapshot at {} not taken: {}", g.id.value(), index, s.to_string());
+    // The core takes the image on the io thread; the file, which may be
+    // large, is written here, off the event loop; only then may the WAL
+    // behind it be released.
+    auto taken = run_on_io([&]() -> Result<std::pair<raft::SnapshotPtr, uint64_t>> {
+        if (index <= g.fsm->log().snapshot()->meta.index.value())
+            return std::pair<raft::SnapshotPtr, uint64_t>{nullptr, 0};
+        CLEAVE_ASSIGN_OR_RETURN(Index first,
+                                g.fsm->take_snapshot(Index{index}, std::move(image->second)));
+        return std::pair{g.fsm->log().snapshot(), first.value()};
+    });
+    if (!taken.is_ok()) {
+        log()->warn("group {}: snapshot at {} not taken: {}", g.id.value(), index,
+                    taken.status().to_string());
         return;
     }
+    if (const auto& [snap, first] = *taken; snap) {
+        Status s = persist_snapshot(g, *snap);
+        if (!s.is_ok()) {
+            // The old file and the whole WAL still describe the group.
+            log()->warn("group {}: snapshot at {} not written: {}", g.id.value(), index,
+                        s.to_string());
+            return;
+        }
+        run_on_io([&, first = first] {
+            for (auto it = g.record_last_index.begin(); it != g.record_last_index.end();) {
+                if (it->second < first)
+                    it = g.record_last_index.erase(it);
+                else
+                    ++it;
+            }
+            log()->info("group {}: snapshot at {}, log kept from {}", g.id.value(), index, first);
+            release_wal();
+            return 0;
+        });
+        g.last_image_bytes = snap->data.size();
+    }
     g.last_snapshot_index = index;
+    g.bytes_since_snapshot = 0;
 }
 
-Status Host::take_snapshot(Group& g, uint64_t index, std::string image) {
-    if (index <= g.fsm->log().snapshot()->meta.index.value()) return Status::ok();
-    CLEAVE_ASSIGN_OR_RETURN(Index first, g.fsm->take_snapshot(Index{index}, std::move(image)));
-    CLEAVE_RETURN_IF_ERROR(write_snapshot_file(options_.dir, g.id, *g.fsm->log().snapshot()));
-    for (auto it = g.record_last_index.begin(); it != g.record_last_index.end();) {
-        if (it->second < first.value())
-            it = g.record_last_index.erase(it);
-        else
-            ++it;
-    }
-    log()->info("group {}: snapshot at {}, log kept from {}", g.id.value(), index, first.value());
-    release_wal();
+Status Host::persist_snapshot(Group& g, const raft::Snapshot& snap) {
+    std::lock_guard lock(g.snapshot_file_mu);
+    const uint64_t index = snap.meta.index.value();
+    if (index <= g.snapshot_file_index) return Status::ok();  // a newer one is there
+    CLEAVE_RETURN_IF_ERROR(write_snapshot_file(options_.dir, g.id, snap));
+    g.snapshot_file_index = index;
     return Status::ok();
 }
 

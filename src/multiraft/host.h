@@ -16,7 +16,8 @@
 //   which sends the messages held for those jobs (acknowledgements, votes)
 //   and reports the entries durable to the cores (Fsm::persisted).
 //   apply thread (one per group): applies in order, answers proposers,
-//   wakes readers, takes a snapshot every `snapshot_entries` entries and
+//   wakes readers, takes a snapshot after `snapshot_entries` entries (and
+//   at least half the last snapshot's size in log bytes) and
 //   then compacts the log and releases WAL segments.
 //
 // The event loop never waits for the disk: while one fdatasync runs it
@@ -71,7 +72,9 @@ struct HostOptions {
     int64_t tick_ms = 100;
     uint32_t election_ticks = 10;  // 1-2 s without a leader starts an election
     uint32_t heartbeat_ticks = 1;
-    uint64_t snapshot_entries = 10000;  // applied entries between snapshots
+    // Applied entries between snapshots; a snapshot also waits for half the
+    // last one's size in applied log bytes (its cost is the whole state).
+    uint64_t snapshot_entries = 10000;
     uint64_t trailing_entries = 1000;   // log kept behind a snapshot for lagging followers
     bool wal_sync = true;
     size_t snapshot_piece_bytes = 4 << 20;
@@ -182,8 +185,8 @@ class Host {
     void fail_proposals(Group& g);
     void apply_entries(Group& g, const std::vector<raft::Entry>& entries);
     void maybe_snapshot(Group& g, bool force);
-    // On the io thread: hands the image to the core, persists it, compacts.
-    Status take_snapshot(Group& g, uint64_t index, std::string image);
+    // Writes the group's snapshot file unless a newer one is there. Any thread.
+    Status persist_snapshot(Group& g, const raft::Snapshot& snap);
     void release_wal();
     // The WAL writer's side: one job per flush, written in order.
     struct WalJob {

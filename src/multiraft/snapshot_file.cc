@@ -57,19 +57,24 @@ std::string snapshot_path(const std::string& dir, GroupId group) {
 }
 
 Status write_snapshot_file(const std::string& dir, GroupId group, const raft::Snapshot& snap) {
-    std::string out(kMagic);
+    // Header, image and checksum are written as they are: the image may be
+    // hundreds of MiB, and copying it into one buffer cost more CPU than
+    // anything else in a node under small-PUT load (perf).
+    std::string head(kMagic);
     const std::string meta = encode_snapshot_meta(snap.meta);
-    put_be(out, meta.size(), 4);
-    out += meta;
-    put_be(out, snap.data.size(), 8);
-    out += snap.data;
-    put_be(out, crc32c(out), 4);
+    put_be(head, meta.size(), 4);
+    head += meta;
+    put_be(head, snap.data.size(), 8);
+    std::string tail;
+    put_be(tail, crc32c_extend(crc32c(head), snap.data), 4);
 
     const std::string path = snapshot_path(dir, group);
     const std::string tmp = path + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return errno_status("open " + tmp);
-    Status s = write_all(fd, out, tmp);
+    Status s = write_all(fd, head, tmp);
+    if (s.is_ok()) s = write_all(fd, snap.data, tmp);
+    if (s.is_ok()) s = write_all(fd, tail, tmp);
     if (s.is_ok() && ::fsync(fd) != 0) s = errno_status("fsync " + tmp);
     ::close(fd);
     CLEAVE_RETURN_IF_ERROR(s);

@@ -1,10 +1,10 @@
 #include "common/hash.h"
 
-#include <algorithm>
 #include <isa-l/crc.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <xxhash.h>
+#include <algorithm>
 
 #include "common/assert.h"
 

@@ -75,7 +75,7 @@ struct HostOptions {
     // Applied entries between snapshots; a snapshot also waits for half the
     // last one's size in applied log bytes (its cost is the whole state).
     uint64_t snapshot_entries = 10000;
-    uint64_t trailing_entries = 1000;   // log kept behind a snapshot for lagging followers
+    uint64_t trailing_entries = 1000;  // log kept behind a snapshot for lagging followers
     bool wal_sync = true;
     size_t snapshot_piece_bytes = 4 << 20;
 };
@@ -240,9 +240,9 @@ class Host {
     bool flush_scheduled_ = false;  // io thread
 
     // Jobs handed off (io thread) and the writer's queue.
-    uint64_t next_lsn_ = 1;    // io thread: LSN of the next record handed off
-    uint64_t handed_seq_ = 0;  // io thread: seq of the last job handed off
-    uint64_t durable_seq_ = 0;  // io thread: every job up to this is durable
+    uint64_t next_lsn_ = 1;        // io thread: LSN of the next record handed off
+    uint64_t handed_seq_ = 0;      // io thread: seq of the last job handed off
+    uint64_t durable_seq_ = 0;     // io thread: every job up to this is durable
     std::deque<HeldForJob> held_;  // io thread: jobs not yet durable, in order
     std::mutex wal_mu_;
     std::condition_variable wal_cv_;

@@ -47,7 +47,8 @@ struct Group {
             Held h{r.log_generation, {}, {}};
             if (!r.entries.empty()) h.mark = {r.entries.back().index, r.entries.back().term};
             for (auto& m : r.messages) {
-                const bool early = m.type == MessageType::append || m.type == MessageType::heartbeat;
+                const bool early =
+                    m.type == MessageType::append || m.type == MessageType::heartbeat;
                 if (hold && !early)
                     h.messages.push_back(std::move(m));
                 else

@@ -101,7 +101,8 @@ TEST(RaftLog, CompactKeepsTrailingEntriesAndTerms) {
 TEST(RaftLog, PersistingEntriesAreNotHandedOutAgainNorCountedDurable) {
     RaftLog log(nullptr, {});
     bool truncated = false;
-    ASSERT_TRUE(log.maybe_append(Index{0}, Term{0}, Index{2}, entries({{1, 1}, {2, 1}}), truncated));
+    ASSERT_TRUE(
+        log.maybe_append(Index{0}, Term{0}, Index{2}, entries({{1, 1}, {2, 1}}), truncated));
     const uint64_t gen = log.generation();
     log.persisting_to(Index{2});
     EXPECT_TRUE(log.unstable_entries().empty());
@@ -119,7 +120,8 @@ TEST(RaftLog, PersistingEntriesAreNotHandedOutAgainNorCountedDurable) {
 TEST(RaftLog, AStaleDurableReportIsIgnoredAfterATruncation) {
     RaftLog log(nullptr, {});
     bool truncated = false;
-    ASSERT_TRUE(log.maybe_append(Index{0}, Term{0}, Index{0}, entries({{1, 1}, {2, 1}}), truncated));
+    ASSERT_TRUE(
+        log.maybe_append(Index{0}, Term{0}, Index{0}, entries({{1, 1}, {2, 1}}), truncated));
     const uint64_t first = log.generation();
     log.persisting_to(Index{2});  // write A: (1,1) (2,1)
     // A new leader overwrites index 2 while write A is on its way.

@@ -127,9 +127,8 @@ void Cluster::process(SimNode& n) {
     const bool async = n.options.async_persist;
     while (n.alive && n.fsm->has_ready()) {
         raft::Ready r = n.fsm->get_ready();
-        const bool term_vote_changed =
-            r.hard_state &&
-            (r.hard_state->term != n.written.term || r.hard_state->vote != n.written.vote);
+        const bool term_vote_changed = r.hard_state && (r.hard_state->term != n.written.term ||
+                                                        r.hard_state->vote != n.written.vote);
         if (r.hard_state) n.written = *r.hard_state;
         n.storage.write(r);
         if (options_.crash_in_ready_per_mille &&
@@ -152,11 +151,11 @@ void Cluster::process(SimNode& n) {
             const bool barred = w.barrier || std::any_of(n.in_flight.begin(), n.in_flight.end(),
                                                          [](const auto& f) { return f.barrier; });
             for (auto& m : r.messages) {
-                const bool early =
-                    m.type == raft::MessageType::append || m.type == raft::MessageType::heartbeat ||
-                    m.type == raft::MessageType::heartbeat_response ||
-                    m.type == raft::MessageType::read_index ||
-                    m.type == raft::MessageType::read_index_response;
+                const bool early = m.type == raft::MessageType::append ||
+                                   m.type == raft::MessageType::heartbeat ||
+                                   m.type == raft::MessageType::heartbeat_response ||
+                                   m.type == raft::MessageType::read_index ||
+                                   m.type == raft::MessageType::read_index_response;
                 if (early && !barred)
                     network_.send(std::move(m), now_);
                 else

@@ -128,9 +128,6 @@ struct Host::Group {
     // and from the apply thread (a local one): one at a time, newest wins.
     std::mutex snapshot_file_mu;
     uint64_t snapshot_file_index = 0;  // guarded by snapshot_file_mu
-    // Term and vote of the last hard state written to the WAL (io thread):
-    // a change of either must be synced before any message goes out.
-    std::optional<std::pair<Term, NodeId>> written_term_vote;
     // The job that holds this group's newest term or vote change or
     // snapshot (io thread): until it is durable, none of the group's
     // messages may leave early.
@@ -442,28 +439,6 @@ void Host::expire_reads(Group& g) {
     }
 }
 
-namespace {
-
-// Messages that vouch for no durable state of their sender: a leader's
-// appends and heartbeats (the leader counts its own copy only once durable,
-// thesis 10.2.1), a follower's heartbeat answers (they carry its term, which
-// the barrier below keeps from leaving before it is durable) and ReadIndex
-// traffic. Acknowledgements of entries and votes wait for the write.
-bool may_leave_early(raft::MessageType type) {
-    switch (type) {
-        case raft::MessageType::append:
-        case raft::MessageType::heartbeat:
-        case raft::MessageType::heartbeat_response:
-        case raft::MessageType::read_index:
-        case raft::MessageType::read_index_response:
-            return true;
-        default:
-            return false;
-    }
-}
-
-}  // namespace
-
 void Host::flush() {
     flush_scheduled_ = false;
     if (stopping_) return;
@@ -481,9 +456,9 @@ void Host::flush() {
         if (!g->fsm->has_ready()) continue;
         raft::Ready ready = g->fsm->get_ready();
         const uint64_t gid = id.value();
-        bool barrier = false;  // everything of this group waits for this job
+        // Everything of this group waits for this job.
+        const bool barrier = ready.snapshot || ready.term_or_vote_changed;
         if (ready.snapshot) {
-            barrier = true;
             // A snapshot from the leader replaces the log: durable first.
             Status s = persist_snapshot(*g, *ready.snapshot);
             if (!s.is_ok()) fatal(s.to_string());
@@ -492,27 +467,22 @@ void Host::flush() {
             records.push_back({kSnapshotMark, gid, std::move(mark)});
             g->record_last_index.clear();
         }
-        if (!ready.entries.empty()) {
+        if (auto mark = ready.persist_mark()) {
             must_sync = true;
-            const raft::Entry& last = ready.entries.back();
-            g->record_last_index[next_lsn_ + records.size()] = last.index.value();
-            held.marks.push_back({g.get(), ready.log_generation, last.index, last.term});
+            g->record_last_index[next_lsn_ + records.size()] = mark->index.value();
+            held.marks.push_back({g.get(), *mark});
             records.push_back({kEntries, gid, encode_entries(ready.entries)});
         }
-        if (ready.hard_state) {
-            const auto& hs = *ready.hard_state;
-            const std::pair term_vote{hs.term, hs.vote};
-            barrier = barrier || g->written_term_vote != term_vote;
-            g->written_term_vote = term_vote;
-            records.push_back({kHardState, gid, encode_hard_state(hs)});
-        }
+        if (ready.hard_state)
+            records.push_back({kHardState, gid, encode_hard_state(*ready.hard_state)});
         if (barrier) {
             must_sync = true;
             g->barrier_seq = seq;
         }
         const bool early_ok = g->barrier_seq <= durable_seq_;
         for (auto& m : ready.messages)
-            (early_ok && may_leave_early(m.type) ? now : held.messages).push_back(std::move(m));
+            (early_ok && raft::may_precede_persistence(m.type) ? now : held.messages)
+                .push_back(std::move(m));
         for (const auto& rs : ready.read_states) {
             auto it = g->reads.find(rs.request_id);
             if (it == g->reads.end()) continue;
@@ -613,7 +583,7 @@ void Host::on_durable(uint64_t seq) {
     std::vector<raft::Message> messages;
     while (!held_.empty() && held_.front().seq <= seq) {
         HeldForJob& h = held_.front();
-        for (const auto& m : h.marks) m.g->fsm->persisted(m.log_generation, m.index, m.term);
+        for (const auto& [g, mark] : h.marks) g->fsm->persisted(mark);
         std::move(h.messages.begin(), h.messages.end(), std::back_inserter(messages));
         held_.pop_front();
     }

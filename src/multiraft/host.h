@@ -200,9 +200,7 @@ class Host {
     struct HeldForJob {
         struct Mark {
             Group* g;
-            uint64_t log_generation;
-            Index index;
-            Term term;
+            raft::PersistMark mark;
         };
         uint64_t seq = 0;
         std::vector<Mark> marks;

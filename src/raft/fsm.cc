@@ -854,6 +854,8 @@ Ready Fsm::get_ready() {
     r.entries = log_.unstable_entries();
     const HardState hs{term_, vote_, log_.committed()};
     if (hs != persisted_hard_state_) r.hard_state = hs;
+    r.term_or_vote_changed =
+        hs.term != persisted_hard_state_.term || hs.vote != persisted_hard_state_.vote;
     r.messages.swap(msgs_);
     r.committed = log_.next_committed(options_.async_persist);
     r.read_states.swap(read_states_);
@@ -882,10 +884,10 @@ void Fsm::advance(const Ready& r) {
     if (role_ == Role::leader) maybe_commit();
 }
 
-void Fsm::persisted(uint64_t log_generation, Index index, Term term) {
+void Fsm::persisted(const PersistMark& mark) {
     CLEAVE_ASSERT(options_.async_persist, "persisted() without async_persist");
     CLEAVE_ASSERT(!in_ready_, "persisted() between get_ready() and advance()");
-    log_.stable_to(index, term, log_generation);
+    log_.stable_to(mark.index, mark.term, mark.log_generation);
     // 10.2.1: the leader's own copy counts only now.
     if (role_ == Role::leader) maybe_commit();
 }

@@ -92,10 +92,10 @@ class Fsm {
     // async_persist: the host handed its entries and hard state to a writer,
     // and sent, applied and served the rest (ready.h).
     void advance(const Ready& ready);
-    // async_persist only: the entries up to (index, term) of a Ready with
-    // this log_generation, and everything handed off before them, are
-    // durable. Not between get_ready() and advance().
-    void persisted(uint64_t log_generation, Index index, Term term);
+    // async_persist only: the entries of the Ready with this mark, and
+    // everything handed off before them, are durable. Not between
+    // get_ready() and advance().
+    void persisted(const PersistMark& mark);
 
     NodeId id() const { return options_.id; }
     Role role() const { return role_; }

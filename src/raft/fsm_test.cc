@@ -38,18 +38,15 @@ struct Group {
 
     // Host loop for one node: "persist", queue messages, "apply". With
     // async_persist, a node in `slow_disk` holds its writes (and every
-    // message but a leader's appends and heartbeats) until persist(id).
+    // message that may not precede them) until persist(id).
     void process(NodeId id) {
         Fsm& f = *fsms.at(id);
         while (f.has_ready()) {
             Ready r = f.get_ready();
             const bool hold = f.options().async_persist && slow_disk.count(id);
-            Held h{r.log_generation, {}, {}};
-            if (!r.entries.empty()) h.mark = {r.entries.back().index, r.entries.back().term};
+            Held h{r.persist_mark(), {}};
             for (auto& m : r.messages) {
-                const bool early =
-                    m.type == MessageType::append || m.type == MessageType::heartbeat;
-                if (hold && !early)
+                if (hold && !may_precede_persistence(m.type))
                     h.messages.push_back(std::move(m));
                 else
                     send(std::move(m));
@@ -60,14 +57,14 @@ struct Group {
             if (hold)
                 held[id].push_back(std::move(h));
             else if (f.options().async_persist && h.mark)
-                f.persisted(h.generation, h.mark->first, h.mark->second);
+                f.persisted(*h.mark);
         }
     }
     // The slow disk of `id` finishes every write handed to it.
     void persist(NodeId id) {
         Fsm& f = *fsms.at(id);
         for (auto& h : held[id]) {
-            if (h.mark) f.persisted(h.generation, h.mark->first, h.mark->second);
+            if (h.mark) f.persisted(*h.mark);
             for (auto& m : h.messages) send(std::move(m));
         }
         held[id].clear();
@@ -108,8 +105,7 @@ struct Group {
     std::deque<Message> queue;
     std::set<NodeId> cut;  // nodes whose messages are all lost
     struct Held {
-        uint64_t generation;
-        std::optional<std::pair<Index, Term>> mark;
+        std::optional<PersistMark> mark;
         std::vector<Message> messages;
     };
     std::set<NodeId> slow_disk;

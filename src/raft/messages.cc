@@ -32,4 +32,17 @@ std::string_view message_type_name(MessageType type) {
     return "MsgUnknown";
 }
 
+bool may_precede_persistence(MessageType type) {
+    switch (type) {
+        case MessageType::append:
+        case MessageType::heartbeat:
+        case MessageType::heartbeat_response:
+        case MessageType::read_index:
+        case MessageType::read_index_response:
+            return true;
+        default:
+            return false;
+    }
+}
+
 }  // namespace cleave::raft

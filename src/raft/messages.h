@@ -29,6 +29,15 @@ enum class MessageType : uint8_t {
 
 std::string_view message_type_name(MessageType type);
 
+// Asynchronous persistence (ready.h): whether a message may leave before the
+// write of the Ready that carries it is durable, because it vouches for no
+// durable state of its sender: a leader's appends and heartbeats (the leader
+// counts its own copy only once durable, thesis 10.2.1), heartbeat answers
+// and ReadIndex traffic. Acknowledgements of entries and votes may not. None
+// may while a term or vote change (Ready::term_or_vote_changed) or a
+// snapshot of the sender is still being written.
+bool may_precede_persistence(MessageType type);
+
 struct Message {
     MessageType type = MessageType::append;
     GroupId group;

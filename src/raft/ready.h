@@ -22,10 +22,11 @@
 //   - messages that vouch for durable state (acknowledgements, votes,
 //     anything after a term or vote change) wait until the write, and every
 //     write handed off before it, is durable; a leader's appends and
-//     heartbeats may leave at once;
-//   - once durable, the host calls Fsm::persisted(ready.log_generation,
-//     last entry's index and term): the entries then count as this replica's
-//     copy (a leader counts itself towards a commit only from then on);
+//     heartbeats may leave at once
+//     (may_precede_persistence, Ready::term_or_vote_changed);
+//   - once durable, the host calls Fsm::persisted(ready.persist_mark()): the
+//     entries then count as this replica's copy (a leader counts itself
+//     towards a commit only from then on);
 //   - `committed` holds only entries already durable here.
 // Writes must become durable in the order they were handed off.
 
@@ -37,6 +38,14 @@
 
 namespace cleave::raft {
 
+// What the host reports back with Fsm::persisted once a Ready's entries are
+// durable (asynchronous persistence).
+struct PersistMark {
+    uint64_t log_generation = 0;
+    Index index;  // the Ready's last entry
+    Term term;
+};
+
 struct Ready {
     SnapshotPtr snapshot;
     std::vector<Entry> entries;
@@ -45,7 +54,16 @@ struct Ready {
     std::vector<Entry> committed;
     std::vector<ReadState> read_states;
     std::optional<Index> snapshot_due;  // a hint, see RaftOptions::snapshot_threshold_entries
-    uint64_t log_generation = 0;        // for Fsm::persisted (asynchronous persistence)
+    uint64_t log_generation = 0;        // of the log the entries were cut from
+    // hard_state changes the term or the vote: nothing may be sent before it
+    // is durable (asynchronous persistence).
+    bool term_or_vote_changed = false;
+
+    // Nullopt without entries.
+    std::optional<PersistMark> persist_mark() const {
+        if (entries.empty()) return std::nullopt;
+        return PersistMark{log_generation, entries.back().index, entries.back().term};
+    }
 
     bool empty() const {
         return !snapshot && entries.empty() && !hard_state && messages.empty() &&

@@ -111,7 +111,6 @@ void Cluster::restart(NodeId id) {
     ++n.incarnation;
     n.rng = std::make_unique<Random>(options_.seed * 1000003 + id.value() * 7919 + n.incarnation);
     raft::PersistentState state = n.storage.load();
-    n.written = state.hard_state;
     n.sm = Register{};
     if (state.snapshot) n.sm.restore(state.snapshot->data);
     n.fsm = std::make_unique<raft::Fsm>(n.options, *n.rng, std::move(state));
@@ -127,9 +126,6 @@ void Cluster::process(SimNode& n) {
     const bool async = n.options.async_persist;
     while (n.alive && n.fsm->has_ready()) {
         raft::Ready r = n.fsm->get_ready();
-        const bool term_vote_changed = r.hard_state && (r.hard_state->term != n.written.term ||
-                                                        r.hard_state->vote != n.written.vote);
-        if (r.hard_state) n.written = *r.hard_state;
         n.storage.write(r);
         if (options_.crash_in_ready_per_mille &&
             rng_.chance(options_.crash_in_ready_per_mille, 1000)) {
@@ -141,22 +137,17 @@ void Cluster::process(SimNode& n) {
             // leaves now (multiraft/host.cc does the same), and nothing at
             // all while a term or vote change or a snapshot is unsynced.
             SimNode::InFlight w;
-            w.log_generation = r.log_generation;
+            w.mark = r.persist_mark();
             w.entries = r.entries;
             // Log Matching is checked at the sync, against the log these
             // were cut from (it may have moved on by then).
             if (!r.entries.empty())
                 w.first_prev_term = n.fsm->log().term_at(r.entries.front().index.prev());
-            w.barrier = r.snapshot || term_vote_changed;
+            w.barrier = r.snapshot || r.term_or_vote_changed;
             const bool barred = w.barrier || std::any_of(n.in_flight.begin(), n.in_flight.end(),
                                                          [](const auto& f) { return f.barrier; });
             for (auto& m : r.messages) {
-                const bool early = m.type == raft::MessageType::append ||
-                                   m.type == raft::MessageType::heartbeat ||
-                                   m.type == raft::MessageType::heartbeat_response ||
-                                   m.type == raft::MessageType::read_index ||
-                                   m.type == raft::MessageType::read_index_response;
-                if (early && !barred)
+                if (raft::may_precede_persistence(m.type) && !barred)
                     network_.send(std::move(m), now_);
                 else
                     w.messages.push_back(std::move(m));
@@ -203,8 +194,7 @@ void Cluster::maybe_sync(SimNode& n, bool force) {
     trace(fmt::format("{} synced {} writes", n.id, done.size()));
     for (auto& w : done) {
         checker_.on_persisted(n.id, w.first_prev_term, w.entries);
-        if (!w.entries.empty())
-            n.fsm->persisted(w.log_generation, w.entries.back().index, w.entries.back().term);
+        if (w.mark) n.fsm->persisted(*w.mark);
         for (auto& m : w.messages) network_.send(std::move(m), now_);
     }
     process(n);

@@ -50,14 +50,13 @@ struct SimNode {
     // Asynchronous persistence: Readies written but not yet synced, with
     // what waits for them (lost on crash).
     struct InFlight {
-        uint64_t log_generation = 0;
+        std::optional<raft::PersistMark> mark;
         std::vector<raft::Entry> entries;
         std::optional<Term> first_prev_term;  // as the log was when written
         std::vector<raft::Message> messages;
         bool barrier = false;  // a term or vote change, or a snapshot
     };
     std::vector<InFlight> in_flight;
-    raft::HardState written;  // the last hard state written (synced or not)
 };
 
 }  // namespace cleave::sim

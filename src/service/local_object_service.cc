@@ -174,10 +174,9 @@ Result<shard::ApplyOutcome> LocalObjectService::propose(shard::Command command) 
             // exists, once, and try again.
             mirrored = true;
             const std::string bucket = shard::command_bucket(command);
-            CLEAVE_RETURN_IF_ERROR(bucket_replica().read_barrier());
-            CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(bucket_engine()).bucket(bucket));
+            CLEAVE_ASSIGN_OR_RETURN(auto rec, authority_record(bucket));
             if (rec) {
-                CLEAVE_RETURN_IF_ERROR(mirror_bucket(bucket));
+                CLEAVE_RETURN_IF_ERROR(mirror_bucket(*rec));
                 continue;
             }
         }
@@ -193,17 +192,25 @@ Result<shard::ApplyOutcome> LocalObjectService::propose_meta(shard::Command comm
     return bucket_replica().propose(std::move(command));
 }
 
-std::vector<ShardRoute> LocalObjectService::mirrors() {
-    std::vector<ShardRoute> t = routing_.table();
-    if (!meta_.engine) t.erase(t.begin());
-    return t;
+std::vector<ShardRoute> LocalObjectService::mirrors() { return mirrors_of(routing_.table()); }
+
+std::vector<ShardRoute> LocalObjectService::mirrors_of(std::vector<ShardRoute> table) const {
+    if (!meta_.engine) table.erase(table.begin());
+    return table;
 }
 
-Status LocalObjectService::mirror_bucket(std::string_view bucket) {
+Result<std::optional<shard::BucketRecord>> LocalObjectService::authority_record(
+    std::string_view bucket) {
+    CLEAVE_RETURN_IF_ERROR(bucket_replica().read_barrier());
+    return shard::Reader(bucket_engine()).bucket(bucket);
+}
+
+Status LocalObjectService::mirror_bucket(const shard::BucketRecord& rec) {
     for (const ShardRoute& r : mirrors()) {
         shard::Command c;
         c.set_time_ms(clock_.now_unix_ms());
-        c.mutable_create_bucket()->set_bucket(std::string(bucket));
+        c.mutable_create_bucket()->set_bucket(rec.name());
+        c.mutable_create_bucket()->set_incarnation(rec.incarnation());
         CLEAVE_ASSIGN_OR_RETURN(auto outcome, r.replica->propose(std::move(c)));
         if (!outcome.status.is_ok() && outcome.status.code() != Errc::already_exists)
             return outcome.status;
@@ -246,36 +253,83 @@ Status LocalObjectService::create_bucket(std::string_view bucket) {
     // mirrors; a retry after a failure in between completes them.
     if (!outcome.status.is_ok() && outcome.status.code() != Errc::already_exists)
         return outcome.status;
-    CLEAVE_RETURN_IF_ERROR(mirror_bucket(bucket));
+    CLEAVE_ASSIGN_OR_RETURN(auto rec, authority_record(bucket));
+    if (!rec) return Status(Errc::no_such_bucket, std::string(bucket));  // deleted meanwhile
+    CLEAVE_RETURN_IF_ERROR(mirror_bucket(*rec));
     return outcome.status;
 }
 
 Status LocalObjectService::delete_bucket(std::string_view bucket) {
-    shard::Command c;
-    c.mutable_delete_bucket()->set_bucket(std::string(bucket));
-    c.set_time_ms(clock_.now_unix_ms());
-    // The mirrors first: each refuses while objects or uploads remain in its
-    // range, and once a mirror is gone no write can land in its range. A
-    // refusal puts back the mirrors already removed.
+    CLEAVE_ASSIGN_OR_RETURN(auto rec, authority_record(bucket));
+    if (!rec) return Status(Errc::no_such_bucket, std::string(bucket));
+    // Mirrors removed so far, across retries: a refusal puts them back.
     std::vector<ShardRoute> removed;
-    for (const ShardRoute& r : mirrors()) {
-        auto data = r.replica->propose(c);
-        Status s = data.is_ok() ? data->status : data.status();
-        if (s.is_ok()) {
-            removed.push_back(r);
-            continue;
-        }
-        if (s.code() == Errc::no_such_bucket) continue;
-        for (const ShardRoute& back : removed) {
+    Status s;
+    for (int attempt = 1;; ++attempt) {
+        s = remove_bucket(bucket, removed);
+        if (!is_stale(s) || attempt == kStaleRetries) break;
+        stale_backoff(attempt);
+        routing_.refresh();
+    }
+    // no_such_bucket from the authority: the bucket is gone (a concurrent
+    // delete won), and so are its mirrors.
+    if (s.is_ok() || s.code() == Errc::no_such_bucket) return s;
+    // Until its mirror is back a shard refuses the bucket's writes (its
+    // tombstone stops the repair a write would make), so this tries hard.
+    for (const ShardRoute& back : removed) {
+        Status restored;
+        for (int attempt = 1; attempt <= kStaleRetries; ++attempt) {
             shard::Command cb;
             cb.set_time_ms(clock_.now_unix_ms());
             cb.mutable_create_bucket()->set_bucket(std::string(bucket));
-            auto restored = back.replica->propose(std::move(cb));
-            if (!restored.is_ok())
-                log()->warn("bucket {}: mirror on shard {} not restored: {}", bucket, back.id,
-                            restored.status().to_string());
+            cb.mutable_create_bucket()->set_incarnation(rec->incarnation());
+            cb.mutable_create_bucket()->set_undo_delete(true);
+            auto r = back.replica->propose(std::move(cb));
+            restored = r.is_ok() ? r->status : r.status();
+            if (restored.is_ok() || restored.code() == Errc::already_exists) break;
+            stale_backoff(attempt + 1);
         }
-        return s;
+        if (!restored.is_ok() && restored.code() != Errc::already_exists)
+            log()->error(
+                "bucket {}: mirror on shard {} not restored: {}; a new DeleteBucket "
+                "of it (refused again, or done) settles it",
+                bucket, back.id, restored.to_string());
+    }
+    return s;
+}
+
+Status LocalObjectService::remove_bucket(std::string_view bucket,
+                                         std::vector<ShardRoute>& removed) {
+    // Each shard is asked with the range this table gives it and refuses
+    // (stale_epoch) if it has split since: the caller then learns the new
+    // table and asks again, so the emptiness check covers every key.
+    auto command = [&](const ShardRoute& r) {
+        shard::Command c;
+        c.set_time_ms(clock_.now_unix_ms());
+        auto* d = c.mutable_delete_bucket();
+        d->set_bucket(std::string(bucket));
+        d->mutable_expected_range()->set_id(r.id);
+        d->mutable_expected_range()->set_start(r.start);
+        d->mutable_expected_range()->set_end(r.end);
+        return c;
+    };
+    // The mirrors first: each refuses while objects or uploads remain in its
+    // range, and once a mirror is gone no write can land in its range.
+    const std::vector<ShardRoute> table = routing_.table();
+    for (const ShardRoute& r : mirrors_of(table)) {
+        auto data = r.replica->propose(command(r));
+        Status s = data.is_ok() ? data->status : data.status();
+        if (s.code() == Errc::no_such_bucket) continue;  // removed by an earlier round
+        if (!s.is_ok()) return s;
+        removed.push_back(r);
+    }
+    // Then the authority; without a meta shard it is the first data shard,
+    // whose own range must be checked like a mirror's.
+    shard::Command c;
+    if (meta_.engine) {
+        c.mutable_delete_bucket()->set_bucket(std::string(bucket));
+    } else {
+        c = command(table.front());
     }
     CLEAVE_ASSIGN_OR_RETURN(auto outcome, propose_meta(std::move(c)));
     return outcome.status;
@@ -300,7 +354,7 @@ Status LocalObjectService::bucket_known(std::string_view bucket) {
     CLEAVE_RETURN_IF_ERROR(meta_.replica->read_barrier());
     CLEAVE_ASSIGN_OR_RETURN(auto rec, shard::Reader(*meta_.engine).bucket(bucket));
     if (!rec) return here;
-    return mirror_bucket(bucket);
+    return mirror_bucket(*rec);
 }
 
 Result<std::optional<shard::ObjectRecord>> LocalObjectService::read_object(std::string_view bucket,

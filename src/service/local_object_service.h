@@ -159,10 +159,18 @@ class LocalObjectService final : public ObjectService {
     Result<shard::ApplyOutcome> propose_meta(shard::Command command);
     // Makes the data shards' mirrors of a bucket the meta shard (or, without
     // one, the first data shard) holds.
-    Status mirror_bucket(std::string_view bucket);
+    // It fails (no_such_bucket) where that incarnation was deleted already.
+    Status mirror_bucket(const shard::BucketRecord& rec);
+    // The bucket's record at the authority, after a read barrier there.
+    Result<std::optional<shard::BucketRecord>> authority_record(std::string_view bucket);
     // The data shards that keep a mirror of each bucket: all of them, but
     // the first when it is the authority itself (no meta shard).
     std::vector<ShardRoute> mirrors();
+    std::vector<ShardRoute> mirrors_of(std::vector<ShardRoute> table) const;
+    // One round of delete_bucket over the table as now known: the mirrors,
+    // then the authority. Appends each mirror it removes to `removed`;
+    // stale_epoch when a shard split since the table was read.
+    Status remove_bucket(std::string_view bucket, std::vector<ShardRoute>& removed);
     // Where buckets are authoritative: the meta shard, or the first data shard.
     storage::Engine& bucket_engine() {
         return meta_.engine ? *meta_.engine : *routing_.table().front().engine;

@@ -9,6 +9,7 @@
 #include "common/random.h"
 #include "shard/local_replica.h"
 #include "shard/reads.h"
+#include "shard/record_keys.h"
 #include "storage/memory/memory_engine.h"
 
 namespace cleave::service {
@@ -255,10 +256,11 @@ TEST(MetaShardBuckets, CreateListDeleteGoThroughTheMetaShardAndTheMirror) {
         ASSERT_TRUE(listed.is_ok());
         ASSERT_EQ(listed->size(), 1u);
 
-        // A mirror lost between the two steps is repaired by the next write.
-        shard::Command drop;
-        drop.mutable_delete_bucket()->set_bucket("photos");
-        ASSERT_TRUE((*data)->propose(drop).is_ok());
+        // A mirror lost between the two steps (as if the create had never
+        // reached the data shard) is repaired by the next write.
+        storage::WriteBatch drop;
+        drop.del(shard::keys::bucket("photos"));
+        ASSERT_TRUE(data_engine.write(drop, storage::WriteOptions{}).is_ok());
         auto w = svc.begin_put("photos", "a/b.jpg");
         ASSERT_TRUE(w.is_ok()) << w.status().to_string();
         ASSERT_TRUE((*w)->write("jpeg").is_ok());

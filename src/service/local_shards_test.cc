@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <mutex>
+#include <optional>
 #include <set>
 
 #include "common/hash.h"
@@ -168,14 +170,13 @@ TEST_F(LocalShardsTest, AShardMissingABucketMirrorGetsItOnItsFirstWrite) {
     for (int i = 0; i < 20; ++i) ASSERT_TRUE(put("b", fmt::format("d{}/x", i)).is_ok());
     auto child = shards_->split(1, std::nullopt);
     ASSERT_TRUE(child.is_ok()) << child.status().to_string();
-    // As if the bucket had been created while the split was applied: the
-    // child has no mirror of it.
-    ASSERT_TRUE(svc_->create_bucket("late").is_ok());
+    // As if the bucket had been created while the split was applied: only
+    // the authority (the first shard) has it, the child has no mirror.
+    shard::Command create;
+    create.mutable_create_bucket()->set_bucket("late");
+    auto created = shards_->table().front().replica->propose(create);
+    ASSERT_TRUE(created.is_ok() && created->status.is_ok());
     ShardRoute upper = shards_->table().back();
-    shard::Command del;
-    del.mutable_delete_bucket()->set_bucket("late");
-    auto removed = upper.replica->propose(del);
-    ASSERT_TRUE(removed.is_ok() && removed->status.is_ok());
     // A key the child owns.
     std::string key;
     for (int i = 0; key.empty(); ++i) {
@@ -184,6 +185,112 @@ TEST_F(LocalShardsTest, AShardMissingABucketMirrorGetsItOnItsFirstWrite) {
     }
     ASSERT_TRUE(put("late", key).is_ok());
     EXPECT_EQ(get("late", key), "data of " + key);
+}
+
+// The table as it was before a split, until the service refreshes it: what
+// a gateway holds between a split and its next refresh.
+class FrozenRouting final : public ShardRouting {
+  public:
+    explicit FrozenRouting(ShardRouting& real) : real_(real), frozen_(real.table()) {}
+    std::vector<ShardRoute> table() override {
+        std::lock_guard lock(mu_);
+        return frozen_ ? *frozen_ : real_.table();
+    }
+    void refresh() override {
+        std::lock_guard lock(mu_);
+        frozen_.reset();
+        real_.refresh();
+    }
+
+  private:
+    ShardRouting& real_;
+    std::mutex mu_;
+    std::optional<std::vector<ShardRoute>> frozen_;
+};
+
+TEST_F(LocalShardsTest, DeletingABucketChecksTheHalfASplitMovedAway) {
+    ASSERT_TRUE(svc_->create_bucket("b").is_ok());
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(put("b", fmt::format("d{}/x", i)).is_ok());
+    FrozenRouting frozen(*shards_);  // one shard, owning every key
+    auto child = shards_->split(1, std::nullopt);
+    ASSERT_TRUE(child.is_ok()) << child.status().to_string();
+    // Only the moved half still holds objects.
+    const std::string lower_end = shards_->table().front().end;
+    std::vector<std::string> kept;
+    for (int i = 0; i < 20; ++i) {
+        const std::string key = fmt::format("d{}/x", i);
+        if (meta::placement_key("b", key) < lower_end) {
+            ASSERT_TRUE(svc_->delete_object("b", key).is_ok());
+        } else {
+            kept.push_back(key);
+        }
+    }
+    ASSERT_FALSE(kept.empty());
+    // A service that still routes by the table of before the split.
+    LocalObjectServiceOptions so;
+    so.gc_interval_ms = 0;
+    LocalObjectService stale(frozen, *chunks_, clock_, so);
+    EXPECT_EQ(stale.delete_bucket("b").code(), Errc::not_empty);
+    EXPECT_TRUE(svc_->head_bucket("b").is_ok());
+    std::sort(kept.begin(), kept.end());
+    EXPECT_EQ(list("b", "", 100), kept);
+    for (const auto& k : kept) EXPECT_EQ(get("b", k), "data of " + k);
+    ASSERT_TRUE(put("b", "d0/again").is_ok());
+}
+
+TEST_F(LocalShardsTest, DeletingABucketFindsObjectsWhoseDirectoryMarkerIsOnAnotherShard) {
+    ASSERT_TRUE(svc_->create_bucket("b").is_ok());
+    for (int i = 0; i < 40; ++i) ASSERT_TRUE(put("b", fmt::format("d{}/x", i)).is_ok());
+    ASSERT_TRUE(shards_->split(1, std::nullopt).is_ok());
+    // Keep only the objects of the shard that does not hold the bucket
+    // root, where every directory marker is.
+    const std::string root_pk = meta::placement_key("b", "top");
+    const std::string cut = shards_->table().back().start;
+    const bool root_upper = root_pk >= cut;
+    std::vector<std::string> kept;
+    for (int i = 0; i < 40; ++i) {
+        const std::string key = fmt::format("d{}/x", i);
+        if ((meta::placement_key("b", key) >= cut) == root_upper) {
+            ASSERT_TRUE(svc_->delete_object("b", key).is_ok());
+        } else {
+            kept.push_back(key);
+        }
+    }
+    ASSERT_FALSE(kept.empty());
+    EXPECT_EQ(svc_->delete_bucket("b").code(), Errc::not_empty);
+    std::sort(kept.begin(), kept.end());
+    EXPECT_EQ(list("b", "", 100), kept);
+    for (const auto& k : kept) ASSERT_TRUE(svc_->delete_object("b", k).is_ok());
+    EXPECT_TRUE(svc_->delete_bucket("b").is_ok());
+}
+
+TEST_F(LocalShardsTest, AWriteRacingABucketDeleteDoesNotBringTheBucketBack) {
+    ASSERT_TRUE(svc_->create_bucket("b").is_ok());
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(put("b", fmt::format("d{}/x", i)).is_ok());
+    ASSERT_TRUE(shards_->split(1, std::nullopt).is_ok());
+    for (int i = 0; i < 20; ++i)
+        ASSERT_TRUE(svc_->delete_object("b", fmt::format("d{}/x", i)).is_ok());
+    // A delete has removed the child's mirror and not yet the authority's
+    // record; a write to the child's half now finds no mirror there, and
+    // must not make it again from the record the delete is about to remove.
+    ShardRoute upper = shards_->table().back();
+    shard::Command del;
+    del.mutable_delete_bucket()->set_bucket("b");
+    auto removed = upper.replica->propose(del);
+    ASSERT_TRUE(removed.is_ok() && removed->status.is_ok());
+    std::string key;
+    for (int i = 0; key.empty(); ++i) {
+        std::string k = fmt::format("r{}/obj", i);
+        if (meta::placement_key("b", k) >= upper.start) key = k;
+    }
+    EXPECT_EQ(put("b", key).code(), Errc::no_such_bucket);
+    ASSERT_TRUE(svc_->delete_bucket("b").is_ok());
+    EXPECT_EQ(svc_->head_bucket("b").status().code(), Errc::no_such_bucket);
+    // A new bucket of the same name starts empty and takes writes everywhere.
+    ASSERT_TRUE(svc_->create_bucket("b").is_ok());
+    EXPECT_TRUE(list("b", "", 100).empty());
+    ASSERT_TRUE(put("b", key).is_ok());
+    ASSERT_TRUE(put("b", "d0/x").is_ok());
 }
 
 TEST_F(LocalShardsTest, BadSplitsAreRefusedWithAReason) {

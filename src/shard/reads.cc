@@ -2,6 +2,7 @@
 
 #include "meta/keyspace.h"
 #include "shard/record_keys.h"
+#include "shard/shard_range.h"
 
 namespace cleave::shard {
 
@@ -230,12 +231,25 @@ Result<std::vector<ShardDescriptor>> Reader::shard_map() {
 }
 
 Result<bool> Reader::bucket_is_empty(std::string_view bucket) {
-    BucketKeyStream keys_stream(engine_, snapshot_, bucket, "");
-    keys_stream.seek("");
-    CLEAVE_RETURN_IF_ERROR(keys_stream.status());
-    if (keys_stream.valid()) return false;
-    CLEAVE_ASSIGN_OR_RETURN(UploadPage uploads, list_uploads(bucket, "", "", "", "", 1));
-    return uploads.uploads.empty();
+    // Every root directory this shard has held a record of (root_held), not
+    // the markers: those sit with the bucket root, on another shard after a
+    // split, and this shard's range must be checked all the same.
+    const std::string prefix = keys::roots_held_prefix(bucket);
+    auto roots = engine_.iterate(range(prefix, prefix_successor(prefix)));
+    for (roots->seek_to_first(); roots->valid(); roots->next()) {
+        const std::string_view root = roots->key().substr(prefix.size());
+        const std::string lo = meta::directory_begin(bucket, root);
+        const std::string hi = meta::directory_end(bucket, root);
+        for (char family : {keys::kObject, keys::kUpload}) {
+            auto [begin, end] = family_cut(family, lo, hi);
+            auto it = engine_.iterate(range(std::move(begin), std::move(end)));
+            it->seek_to_first();
+            CLEAVE_RETURN_IF_ERROR(it->status());
+            if (it->valid()) return false;
+        }
+    }
+    CLEAVE_RETURN_IF_ERROR(roots->status());
+    return true;
 }
 
 Result<std::optional<ObjectRecord>> Reader::object(std::string_view bucket, std::string_view key) {

@@ -6,6 +6,9 @@
 // cuts each family at the same pk (shard_range.h).
 //
 //   'b' bucket                         -> BucketRecord        (meta shard)
+//   'g' bucket                         -> be64(incarnation)   (a removed mirror)
+//   'd' bucket 0x00 root               -> ""                  (roots this shard
+//                                         has held records of: root_held)
 //   'o' pk                             -> ObjectRecord
 //   'r' marker pk                      -> DirMarker           (directory index)
 //   'u' pk 0x00 upload_id              -> UploadRecord
@@ -26,6 +29,8 @@
 namespace cleave::shard::keys {
 
 inline constexpr char kBucket = 'b';
+inline constexpr char kBucketGone = 'g';
+inline constexpr char kRootHeld = 'd';
 inline constexpr char kObject = 'o';
 inline constexpr char kMarker = 'r';
 inline constexpr char kUpload = 'u';
@@ -74,6 +79,24 @@ inline std::string be32(uint32_t v) {
 }
 
 inline std::string bucket(std::string_view name) { return with_family(kBucket, name); }
+inline std::string bucket_gone(std::string_view name) { return with_family(kBucketGone, name); }
+
+// A shard's own index of the root directories it has held an object or an
+// upload of. The directory markers (the listing's index) sit with the bucket
+// root, which after a split may be another shard; a shard asked whether a
+// bucket is empty in its range needs an index of its own. Not cut by a split
+// (both halves keep every entry: a stale one costs a seek), removed with the
+// bucket.
+inline std::string roots_held_prefix(std::string_view bucket) {
+    std::string out = with_family(kRootHeld, bucket);
+    out.push_back('\0');
+    return out;
+}
+inline std::string root_held(std::string_view bucket, std::string_view root) {
+    std::string out = roots_held_prefix(bucket);
+    out.append(root);
+    return out;
+}
 
 inline std::string upload(std::string_view pk, std::string_view upload_id) {
     std::string out = with_family(kUpload, pk);

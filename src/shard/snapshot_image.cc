@@ -20,9 +20,9 @@ constexpr size_t kTrailerBytes = 8 + 4;  // count be64 | crc32c be32
 constexpr size_t kRecordHeaderBytes = 4 + 4;
 
 // The state machine's families.
-constexpr std::array<char, 7> kFamilies = {keys::kBucket, keys::kShardMap, keys::kNode,
-                                           keys::kObject, keys::kPart,     keys::kMarker,
-                                           keys::kUpload};
+constexpr std::array<char, 9> kFamilies = {keys::kBucket,   keys::kBucketGone, keys::kRootHeld,
+                                           keys::kShardMap, keys::kNode,       keys::kObject,
+                                           keys::kPart,     keys::kMarker,     keys::kUpload};
 
 // The one shard-state record an image carries: the shard's range. Without
 // it a replica installing an image taken after a split would keep its old

@@ -302,27 +302,61 @@ ApplyOutcome StateMachine::apply_put_shard(const PutShard& c, storage::WriteBatc
 }
 
 ApplyOutcome StateMachine::apply_create_bucket(const Command& c, storage::WriteBatch& b) {
-    const std::string& name = c.create_bucket().bucket();
+    const CreateBucket& cb = c.create_bucket();
+    const std::string& name = cb.bucket();
+    auto gone = engine_.get(keys::bucket_gone(name));
+    if (!gone.is_ok()) return engine_failure(gone.status());
+    // A mirror's create that reaches this shard after the delete that
+    // removed the same incarnation here (a write's repair racing the delete)
+    // would bring back a bucket the authority is deleting.
+    if (cb.incarnation() != 0 && !cb.undo_delete() && gone->has_value() &&
+        keys::parse_be64(**gone) >= cb.incarnation())
+        return fail(Errc::no_such_bucket,
+                    fmt::format("{} (incarnation {} was deleted)", name, cb.incarnation()));
     Status s = bucket_exists(name);
     if (s.is_ok()) return fail(Errc::already_exists, name);
     if (s.code() != Errc::no_such_bucket) return outcome_of(s);
+    if (gone->has_value() && !cb.undo_delete()) {
+        // A new creation of a deleted name: every shard was empty of it when
+        // the delete completed, so the old directory markers (kept by the
+        // delete in case another shard refused it) index nothing.
+        b.delete_range(keys::with_family(keys::kMarker, meta::dir_markers_begin(name)),
+                       keys::with_family(keys::kMarker, meta::dir_markers_end(name)));
+    }
     BucketRecord rec;
     rec.set_name(name);
     rec.set_created_ms(c.time_ms());
+    rec.set_incarnation(cb.incarnation() != 0 ? cb.incarnation() : applied_index_ + 1);
     b.put(keys::bucket(name), rec.SerializeAsString());
+    b.del(keys::bucket_gone(name));
     return ok();
 }
 
 ApplyOutcome StateMachine::apply_delete_bucket(const DeleteBucket& c, storage::WriteBatch& b) {
-    Status s = bucket_exists(c.bucket());
-    if (!s.is_ok()) return outcome_of(s);
+    if (c.has_expected_range() && (c.expected_range().start() != range_.start() ||
+                                   c.expected_range().end() != range_.end())) {
+        // The sender's table predates a split of this shard: the keys that
+        // left are not checked here, so it must ask their new owner too.
+        return fail(
+            Errc::stale_epoch,
+            fmt::format("bucket {}: the sender expected {}, the shard is now {}", c.bucket(),
+                        describe_range(c.expected_range()), describe_range(range_)));
+    }
+    auto rec = Reader(engine_).bucket(c.bucket());
+    if (!rec.is_ok()) return engine_failure(rec.status());
+    if (!rec->has_value()) return fail(Errc::no_such_bucket, c.bucket());
     auto empty = Reader(engine_).bucket_is_empty(c.bucket());
     if (!empty.is_ok()) return engine_failure(empty.status());
     if (!*empty) return fail(Errc::not_empty, c.bucket());
     b.del(keys::bucket(c.bucket()));
-    // Markers of directories that became empty go with the bucket.
-    b.delete_range(keys::with_family(keys::kMarker, meta::dir_markers_begin(c.bucket())),
-                   keys::with_family(keys::kMarker, meta::dir_markers_end(c.bucket())));
+    b.put(keys::bucket_gone(c.bucket()), keys::be64((*rec)->incarnation()));
+    // The directory markers stay: they index other shards' directories too,
+    // and another shard may still refuse the delete (the delete then puts
+    // this mirror back, and the listing needs them); a new creation of the
+    // name removes them. The roots this shard held go: it holds no record
+    // of the bucket now, and any new one adds its root again.
+    const std::string roots = keys::roots_held_prefix(c.bucket());
+    b.delete_range(roots, meta::prefix_successor(roots));
     return ok();
 }
 
@@ -333,6 +367,7 @@ ApplyOutcome StateMachine::apply_put_object(const PutObject& c, storage::WriteBa
     s = check_conditions(pk, c.conditions());
     if (!s.is_ok()) return outcome_of(s);
     b.put(keys::with_family(keys::kObject, pk), c.record().SerializeAsString());
+    b.put(keys::root_held(c.bucket(), meta::root_of(c.key())), "");
     return outcome_of(Status::ok(), c.record());
 }
 
@@ -365,6 +400,7 @@ ApplyOutcome StateMachine::apply_create_upload(const CreateUpload& c, storage::W
     }
     b.put(keys::upload(meta::placement_key(c.bucket(), c.key()), c.record().upload_id()),
           c.record().SerializeAsString());
+    b.put(keys::root_held(c.bucket(), meta::root_of(c.key())), "");
     return ok();
 }
 

@@ -113,6 +113,57 @@ TEST_F(StateMachineTest, BucketLifecycle) {
     EXPECT_EQ(sm_.applied_index(), index_);
 }
 
+TEST_F(StateMachineTest, ADeleteBucketForARangeTheShardNoLongerHasIsStale) {
+    ASSERT_TRUE(apply(create_bucket("b")).is_ok());
+    // This shard owns every key (no range record); the sender believes it
+    // ends at "m": its emptiness check would miss the keys above.
+    Command db;
+    db.mutable_delete_bucket()->set_bucket("b");
+    db.mutable_delete_bucket()->mutable_expected_range()->set_end("m");
+    EXPECT_EQ(apply(db).code(), Errc::stale_epoch);
+    auto rec = Reader(engine_).bucket("b");
+    ASSERT_TRUE(rec.is_ok());
+    EXPECT_TRUE(rec->has_value()) << "a stale delete removed the bucket";
+    db.mutable_delete_bucket()->mutable_expected_range()->set_end("");
+    EXPECT_TRUE(apply(db).is_ok());
+}
+
+TEST_F(StateMachineTest, AMirrorIsNotMadeAgainForAnIncarnationItDeleted) {
+    Command mirror = create_bucket("b");
+    mirror.mutable_create_bucket()->set_incarnation(5);
+    ASSERT_TRUE(apply(mirror).is_ok());
+    ASSERT_TRUE(apply(marker("b", "dir/")).is_ok());
+    Command db;
+    db.mutable_delete_bucket()->set_bucket("b");
+    ASSERT_TRUE(apply(db).is_ok());
+    // The markers stay while another shard may still refuse the delete.
+    EXPECT_TRUE(*Reader(engine_).dir_marker_exists("b", "dir/"));
+    // A late repair of the deleted incarnation, or of an older one.
+    EXPECT_EQ(apply(mirror).code(), Errc::no_such_bucket);
+    mirror.mutable_create_bucket()->set_incarnation(4);
+    EXPECT_EQ(apply(mirror).code(), Errc::no_such_bucket);
+    // The delete's own undo, after a refusal elsewhere.
+    Command undo = mirror;
+    undo.mutable_create_bucket()->set_incarnation(5);
+    undo.mutable_create_bucket()->set_undo_delete(true);
+    EXPECT_TRUE(apply(undo).is_ok());
+    EXPECT_TRUE(*Reader(engine_).dir_marker_exists("b", "dir/"));
+    ASSERT_TRUE(apply(db).is_ok());
+    // A newer creation of the name, which drops the old markers.
+    mirror.mutable_create_bucket()->set_incarnation(9);
+    EXPECT_TRUE(apply(mirror).is_ok());
+    EXPECT_FALSE(*Reader(engine_).dir_marker_exists("b", "dir/"));
+    auto rec = Reader(engine_).bucket("b");
+    ASSERT_TRUE(rec.is_ok() && rec->has_value());
+    EXPECT_EQ((*rec)->incarnation(), 9u);
+    // The authority numbers a creation by its log index.
+    ASSERT_TRUE(apply(db).is_ok());
+    ASSERT_TRUE(apply(create_bucket("b")).is_ok());
+    rec = Reader(engine_).bucket("b");
+    ASSERT_TRUE(rec.is_ok() && rec->has_value());
+    EXPECT_EQ((*rec)->incarnation(), index_);
+}
+
 TEST_F(StateMachineTest, ConditionalCreateOnlyOnce) {
     ASSERT_TRUE(apply(create_bucket("b")).is_ok());
     EXPECT_TRUE(apply(put("b", "k", "one", true)).is_ok());

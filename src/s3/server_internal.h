@@ -157,6 +157,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     using CommitBody = std::function<Result<std::string>(std::unique_ptr<service::BodyWriter>)>;
     asio::awaitable<void> receive_body(Request& req, const BeginBody& begin,
                                        const CommitBody& commit);
+    // A body of at most kWholeBodyBytes (known before reading it) is read
+    // whole and handed to the service in one trip to the blocking pool.
+    asio::awaitable<void> receive_whole_body(Request& req, const BeginBody& begin,
+                                             const CommitBody& commit);
+    // The body's decoded size or a bound on it, when the request says.
+    std::optional<uint64_t> body_size_bound(const Request& req) const;
+    static constexpr uint64_t kWholeBodyBytes = 256 * 1024;
     // Streams a body into a writer; returns the digest after all checks.
     asio::awaitable<S3Result<service::BodyDigest>> stream_body_into(const Request& req,
                                                                     service::BodyWriter& writer);

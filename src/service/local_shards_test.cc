@@ -293,6 +293,24 @@ TEST_F(LocalShardsTest, AWriteRacingABucketDeleteDoesNotBringTheBucketBack) {
     ASSERT_TRUE(put("b", "d0/x").is_ok());
 }
 
+TEST_F(LocalShardsTest, AListingCrossesASplitInsideTheDirectoryMarkers) {
+    ASSERT_TRUE(svc_->create_bucket("b").is_ok());
+    std::vector<std::string> keys;
+    for (int i = 0; i < 10; ++i) keys.push_back(fmt::format("d{}/x", i));
+    for (int i = 0; i < 3; ++i) keys.push_back(fmt::format("top{}", i));
+    for (const auto& k : keys) ASSERT_TRUE(put("b", k).is_ok());
+    // Cut the bucket root's shard between two markers.
+    const std::string cut = meta::dir_marker_key("b", "d5/");
+    uint64_t owner = 0;
+    for (const ShardRoute& r : shards_->table())
+        if (cut >= r.start && (r.end.empty() || cut < r.end)) owner = r.id;
+    ASSERT_TRUE(shards_->split(owner, cut).is_ok());
+    std::sort(keys.begin(), keys.end());
+    EXPECT_EQ(list("b", "", 1000), keys);
+    EXPECT_EQ(list("b", "", 3), keys);
+    EXPECT_EQ(list("b", "/", 1000).size(), 13u);
+}
+
 TEST_F(LocalShardsTest, BadSplitsAreRefusedWithAReason) {
     ASSERT_TRUE(svc_->create_bucket("b").is_ok());
     EXPECT_EQ(shards_->split(7, std::nullopt).status().code(), Errc::invalid_argument);

@@ -85,12 +85,10 @@ class BucketKeyStream {
         if (current_ == dir_iter_.get() && !single_root_) advance_directories();
         settle();
     }
-    Status status() const {
-        for (auto* it : {root_iter_.get(), marker_iter_.get(), dir_iter_.get()}) {
-            if (it && !it->status().is_ok()) return it->status();
-        }
-        return Status::ok();
-    }
+    // The first failure of any read, kept across seeks: a seek replaces the
+    // directory iterator (and refetches the others), and a directory whose
+    // read failed must fail the listing, not look like an emptied one.
+    Status status() const { return error_; }
 
   private:
     std::unique_ptr<storage::Iterator> open(std::string begin, std::string end) {
@@ -135,6 +133,14 @@ class BucketKeyStream {
     }
 
     void settle() {
+        for (auto* it : {root_iter_.get(), marker_iter_.get(), dir_iter_.get()}) {
+            if (error_.is_ok() && it && !it->status().is_ok()) error_ = it->status();
+        }
+        if (!error_.is_ok()) {  // stop: what follows would skip what failed
+            current_ = nullptr;
+            key_ = {};
+            return;
+        }
         std::string_view rk, dk;
         bool r = root_iter_ && root_iter_->valid();
         bool d = dir_iter_ && dir_iter_->valid();
@@ -163,6 +169,7 @@ class BucketKeyStream {
     std::string dir_root_;
     storage::Iterator* current_ = nullptr;
     std::string_view key_;
+    Status error_ = Status::ok();
 };
 
 // The successor of a key in key order: the smallest string greater than it.

@@ -814,13 +814,19 @@ GroupStatus Host::status(GroupId id) {
 // ---- applying ----------------------------------------------------------------
 
 void Host::fail_proposals(Group& g) {
-    // Leadership lost: the entries may still commit under the next leader,
-    // or be overwritten; the proposers are told "unknown" now instead of
-    // waiting out their timeouts.
+    // Leadership lost. An entry already committed is applied here all the
+    // same, and apply_entries answers its proposer then (a leader removing
+    // itself commits everything before its final configuration, and steps
+    // down the moment that commits, often before its apply thread caught
+    // up). Any later entry may still commit under the next leader, or be
+    // overwritten: its proposer is told "unknown" now instead of waiting
+    // out its timeout.
+    const uint64_t committed = g.fsm->log().committed().value();
     std::lock_guard lock(g.proposals_mu);
-    for (auto& [index, p] : g.proposals)
-        p.done->set_value(Status::unavailable("leadership lost; outcome unknown"));
-    g.proposals.clear();
+    for (auto it = g.proposals.upper_bound(committed); it != g.proposals.end();) {
+        it->second.done->set_value(Status::unavailable("leadership lost; outcome unknown"));
+        it = g.proposals.erase(it);
+    }
 }
 
 void Host::apply_loop(Group& g) {

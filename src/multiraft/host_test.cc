@@ -8,8 +8,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -31,6 +34,10 @@ class ListMachine final : public GroupStateMachine {
         return applied_;
     }
     Result<std::string> apply(uint64_t index, std::string_view command) override {
+        {
+            std::unique_lock gate(gate_mu_);
+            gate_cv_.wait(gate, [&] { return !held_; });
+        }
         std::lock_guard lock(mu_);
         EXPECT_EQ(index, applied_ + 1);
         applied_ = index;
@@ -66,6 +73,14 @@ class ListMachine final : public GroupStateMachine {
         std::lock_guard lock(mu_);
         return installs_;
     }
+    // While held, apply() waits: an apply thread that is behind its log.
+    void hold(bool on) {
+        {
+            std::lock_guard gate(gate_mu_);
+            held_ = on;
+        }
+        gate_cv_.notify_all();
+    }
 
   private:
     std::string joined() const {
@@ -77,6 +92,9 @@ class ListMachine final : public GroupStateMachine {
     uint64_t applied_ = 0;
     std::vector<std::string> items_;
     int installs_ = 0;
+    std::mutex gate_mu_;
+    std::condition_variable gate_cv_;
+    bool held_ = false;
 };
 
 constexpr GroupId kGroup{7};
@@ -366,6 +384,41 @@ TEST_F(HostTest, MembershipChangeMovesTheGroupToANewNode) {
     EXPECT_EQ(
         nodes_[follower]->host->change_membership(kGroup, {NodeId{3}, NodeId{4}}, {}, 2s).code(),
         Errc::not_leader);
+}
+
+TEST_F(HostTest, ALeaderThatRemovesItselfAnswersTheProposalsItCommitted) {
+    for (int i = 1; i <= 3; ++i) start(i);
+    ASSERT_TRUE(propose("first").is_ok());
+    const int l = leader();
+    ASSERT_NE(l, 0);
+    ListMachine& behind = nodes_[l]->sm;
+    behind.hold(true);
+    struct Release {
+        ListMachine& m;
+        ~Release() { m.hold(false); }
+    } release{behind};
+    auto answer =
+        std::async(std::launch::async, [&] { return nodes_[l]->host->propose(kGroup, "p", 20s); });
+    // Committed (both followers applied it), not yet applied on the leader.
+    std::set<NodeId> others;
+    for (int i = 1; i <= 3; ++i)
+        if (i != l) others.insert(NodeId{static_cast<uint64_t>(i)});
+    ASSERT_TRUE(eventually([&] {
+        for (NodeId n : others)
+            if (nodes_[static_cast<int>(n.value())]->sm.items() != "first,p") return false;
+        return true;
+    }));
+    // The leader takes itself out of the group and steps down once that
+    // commits; its own wait for the change to apply here times out.
+    (void)nodes_[l]->host->change_membership(kGroup, others, {}, 200ms);
+    ASSERT_TRUE(eventually([&] {
+        const int now = leader();
+        return now != 0 && now != l;
+    }));
+    behind.hold(false);
+    auto r = answer.get();
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    EXPECT_EQ(*r, "applied p");
 }
 
 }  // namespace

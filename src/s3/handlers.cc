@@ -470,16 +470,17 @@ asio::awaitable<void> Connection::delete_objects(Request& req) {
 
 // ---------------------------------------------------------------- Objects ----
 
-S3Result<uint64_t> Connection::declared_body_size(const Request& req) const {
+S3Result<std::optional<uint64_t>> Connection::declared_body_size(const Request& req) const {
     if (is_streaming(req.auth.payload_mode)) {
         if (const std::string* d = req.header("x-amz-decoded-content-length")) {
             auto v = parse_int(*d, 0, INT64_MAX);
             if (!v) return s3_error(C::invalid_argument, "Invalid x-amz-decoded-content-length.");
-            return static_cast<uint64_t>(*v);
+            return std::optional<uint64_t>(static_cast<uint64_t>(*v));
         }
     }
-    if (auto len = parser_->content_length()) return *len;
-    if (parser_->chunked()) return uint64_t{0};  // unknown; limits apply while reading
+    // The encoded length bounds the decoded one.
+    if (auto len = parser_->content_length()) return std::optional<uint64_t>(*len);
+    if (parser_->chunked()) return std::optional<uint64_t>();  // limits apply while reading
     return s3_error(C::missing_content_length);
 }
 
@@ -533,7 +534,7 @@ asio::awaitable<void> Connection::put_object(Request& req) {
                                                   *headers, *conditions));
         return info.etag;
     };
-    co_await receive_body(req, begin, commit);
+    co_await receive_body(req, *size, begin, commit);
 }
 
 asio::awaitable<void> Connection::copy_object(Request& req) {
@@ -850,35 +851,20 @@ asio::awaitable<void> Connection::upload_part(Request& req) {
                                                    *upload_id, part_number));
         return info.etag;
     };
-    co_await receive_body(req, begin, commit);
+    co_await receive_body(req, *size, begin, commit);
 }
 
-std::optional<uint64_t> Connection::body_size_bound(const Request& req) const {
-    if (is_streaming(req.auth.payload_mode)) {
-        if (const std::string* d = req.header("x-amz-decoded-content-length")) {
-            auto v = parse_int(*d, 0, INT64_MAX);
-            if (v) return static_cast<uint64_t>(*v);
-        }
-    }
-    // The encoded length bounds the decoded one.
-    if (auto len = parser_->content_length()) return *len;
-    return std::nullopt;
-}
-
-asio::awaitable<void> Connection::receive_whole_body(Request& req, const BeginBody& begin,
-                                                     const CommitBody& commit) {
+asio::awaitable<S3Result<std::string>> Connection::store_whole_body(const Request& req,
+                                                                    const BeginBody& begin,
+                                                                    const CommitBody& commit) {
     std::string body;
     while (true) {
         auto piece = co_await read_body_piece();
-        if (!piece) {
-            const S3Error err_ = piece.error();
-            co_await send_error(req, err_);
-            co_return;
-        }
+        if (!piece) co_return piece.error();
         if (piece->empty()) break;
         body += *piece;
     }
-    auto etag = co_await blocking([&]() -> S3Result<std::string> {
+    co_return co_await blocking([&]() -> S3Result<std::string> {
         auto writer = begin();
         if (!writer) return s3_error_from_status(writer.status());
         if (!body.empty()) {
@@ -891,38 +877,31 @@ asio::awaitable<void> Connection::receive_whole_body(Request& req, const BeginBo
         if (!committed) return s3_error_from_status(committed.status());
         return std::move(committed.value());
     });
-    if (!etag) {
-        const S3Error err_ = etag.error();
-        co_await send_error(req, err_);
-        co_return;
-    }
-    StringResponse res = make_response(http::status::ok, req);
-    res.set(http::field::etag, quote_etag(*etag));
-    co_await send(res);
 }
 
-asio::awaitable<void> Connection::receive_body(Request& req, const BeginBody& begin,
-                                               const CommitBody& commit) {
+asio::awaitable<S3Result<std::string>> Connection::store_streamed_body(const Request& req,
+                                                                       const BeginBody& begin,
+                                                                       const CommitBody& commit) {
+    auto writer = co_await blocking([&] { return begin(); });
+    if (!writer) co_return s3_error_from_status(writer.status());
+    auto digest = co_await stream_body_into(req, **writer);
+    if (!digest) co_return digest.error();
+    auto etag = co_await blocking([&] { return commit(std::move(writer.value())); });
+    if (!etag) co_return s3_error_from_status(etag.status());
+    co_return std::move(etag.value());
+}
+
+asio::awaitable<void> Connection::receive_body(Request& req, std::optional<uint64_t> size,
+                                               const BeginBody& begin, const CommitBody& commit) {
     // Each trip to the blocking pool is two thread switches; a small PUT
     // streamed took four (begin, write, finish, commit). Read it whole on
     // this thread instead and make one.
-    if (auto bound = body_size_bound(req); bound && *bound <= kWholeBodyBytes)
-        co_return co_await receive_whole_body(req, begin, commit);
-    auto writer = co_await blocking([&] { return begin(); });
-    if (!writer) {
-        const S3Error err_ = s3_error_from_status(writer.status());
-        co_await send_error(req, err_);
-        co_return;
-    }
-    auto digest = co_await stream_body_into(req, **writer);
-    if (!digest) {
-        const S3Error err_ = digest.error();
-        co_await send_error(req, err_);
-        co_return;
-    }
-    auto etag = co_await blocking([&] { return commit(std::move(writer.value())); });
+    const bool whole = size && *size <= kWholeBodyBytes;
+    asio::awaitable<S3Result<std::string>> store =
+        whole ? store_whole_body(req, begin, commit) : store_streamed_body(req, begin, commit);
+    auto etag = co_await std::move(store);
     if (!etag) {
-        const S3Error err_ = s3_error_from_status(etag.status());
+        const S3Error err_ = etag.error();
         co_await send_error(req, err_);
         co_return;
     }

@@ -155,19 +155,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // commit it, answer 200 with the committed ETag (or the S3 error).
     using BeginBody = std::function<Result<std::unique_ptr<service::BodyWriter>>()>;
     using CommitBody = std::function<Result<std::string>(std::unique_ptr<service::BodyWriter>)>;
-    asio::awaitable<void> receive_body(Request& req, const BeginBody& begin,
-                                       const CommitBody& commit);
-    // A body of at most kWholeBodyBytes (known before reading it) is read
-    // whole and handed to the service in one trip to the blocking pool.
-    asio::awaitable<void> receive_whole_body(Request& req, const BeginBody& begin,
-                                             const CommitBody& commit);
-    // The body's decoded size or a bound on it, when the request says.
-    std::optional<uint64_t> body_size_bound(const Request& req) const;
+    // `size`: declared_body_size's. A body of at most kWholeBodyBytes is read
+    // whole and handed to the service in one trip to the blocking pool
+    // (store_whole_body), a larger or unknown one streamed (store_streamed_body).
+    asio::awaitable<void> receive_body(Request& req, std::optional<uint64_t> size,
+                                       const BeginBody& begin, const CommitBody& commit);
+    asio::awaitable<S3Result<std::string>> store_whole_body(const Request& req,
+                                                            const BeginBody& begin,
+                                                            const CommitBody& commit);
+    asio::awaitable<S3Result<std::string>> store_streamed_body(const Request& req,
+                                                               const BeginBody& begin,
+                                                               const CommitBody& commit);
     static constexpr uint64_t kWholeBodyBytes = 256 * 1024;
     // Streams a body into a writer; returns the digest after all checks.
     asio::awaitable<S3Result<service::BodyDigest>> stream_body_into(const Request& req,
                                                                     service::BodyWriter& writer);
-    S3Result<uint64_t> declared_body_size(const Request& req) const;
+    // The body's decoded size, or a bound on it (an unsigned streaming body's
+    // encoded length); none when unknown (chunked). An error when the request
+    // gives no length at all or a malformed one.
+    S3Result<std::optional<uint64_t>> declared_body_size(const Request& req) const;
 
     Server::Impl& server_;
     beast::tcp_stream stream_;

@@ -127,6 +127,18 @@ constexpr int kStaleRetries = 10;
 
 bool is_stale(const Status& s) { return s.code() == Errc::stale_epoch; }
 
+// A mirror's creation of `rec`'s incarnation; `undo`: a refused delete
+// putting back the mirror it removed (past the tombstone it left).
+shard::Command mirror_create(const shard::BucketRecord& rec, int64_t time_ms, bool undo) {
+    shard::Command c;
+    c.set_time_ms(time_ms);
+    auto* cb = c.mutable_create_bucket();
+    cb->set_bucket(rec.name());
+    cb->set_incarnation(rec.incarnation());
+    cb->set_undo_delete(undo);
+    return c;
+}
+
 void stale_backoff(int attempt) {
     if (attempt < 2) return;
     std::this_thread::sleep_for(
@@ -207,11 +219,8 @@ Result<std::optional<shard::BucketRecord>> LocalObjectService::authority_record(
 
 Status LocalObjectService::mirror_bucket(const shard::BucketRecord& rec) {
     for (const ShardRoute& r : mirrors()) {
-        shard::Command c;
-        c.set_time_ms(clock_.now_unix_ms());
-        c.mutable_create_bucket()->set_bucket(rec.name());
-        c.mutable_create_bucket()->set_incarnation(rec.incarnation());
-        CLEAVE_ASSIGN_OR_RETURN(auto outcome, r.replica->propose(std::move(c)));
+        CLEAVE_ASSIGN_OR_RETURN(
+            auto outcome, r.replica->propose(mirror_create(rec, clock_.now_unix_ms(), false)));
         if (!outcome.status.is_ok() && outcome.status.code() != Errc::already_exists)
             return outcome.status;
     }
@@ -279,12 +288,7 @@ Status LocalObjectService::delete_bucket(std::string_view bucket) {
     for (const ShardRoute& back : removed) {
         Status restored;
         for (int attempt = 1; attempt <= kStaleRetries; ++attempt) {
-            shard::Command cb;
-            cb.set_time_ms(clock_.now_unix_ms());
-            cb.mutable_create_bucket()->set_bucket(std::string(bucket));
-            cb.mutable_create_bucket()->set_incarnation(rec->incarnation());
-            cb.mutable_create_bucket()->set_undo_delete(true);
-            auto r = back.replica->propose(std::move(cb));
+            auto r = back.replica->propose(mirror_create(*rec, clock_.now_unix_ms(), true));
             restored = r.is_ok() ? r->status : r.status();
             if (restored.is_ok() || restored.code() == Errc::already_exists) break;
             stale_backoff(attempt + 1);
